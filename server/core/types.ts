@@ -1,0 +1,59 @@
+/** Shared vocabulary of the pure core. Adapters translate to and from these shapes. */
+
+/** Lower-case, colon-separated, e.g. "52:54:00:99:00:01". */
+export type MacAddress = string;
+
+/** Lifecycle states in the order a healthy provisioning walks them (see docs/architecture.md). */
+export const MACHINE_STATES = [
+  'discovered',
+  'registered',
+  'powering-on',
+  'dhcp',
+  'firmware-loaded',
+  'ipxe',
+  'booting',
+  'configured',
+  'installing',
+  'installed',
+  'ready',
+  'failed',
+  'stuck',
+] as const;
+export type MachineState = (typeof MACHINE_STATES)[number];
+
+export interface Machine {
+  readonly id: number;
+  readonly name: string;
+  /** SMBIOS system UUID / BMC GUID, lower-case canonical form, when known. */
+  readonly uuid: string | null;
+  readonly bmcAddress: string | null;
+  /** The reserved static IPv4 address. */
+  readonly ip: string | null;
+  readonly role: string | null;
+  readonly state: MachineState;
+  readonly stateChangedAt: number;
+  readonly macs: readonly MacAddress[];
+  /** Token that binds this boot's URLs (script, cloud-config, callbacks) to the machine. */
+  readonly bootToken: string | null;
+  /** When rackboot last handed this machine's iPXE an iPXE binary to chain (loop-break state). */
+  readonly ipxeChainedAt: number | null;
+  readonly createdAt: number;
+}
+
+export interface NewEvent {
+  readonly machineId: number | null;
+  readonly mac: MacAddress | null;
+  readonly type: string;
+  readonly message: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface MachineEvent extends NewEvent {
+  readonly id: number;
+  readonly at: number;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
