@@ -287,11 +287,16 @@ function addNetworkOptions(options: Map<number, Buffer>, ctx: Context): void {
   options.set(DhcpOption.HostName, textValue(machine.name));
 }
 
-/** 60 (PXEClient / HTTPClient answer in kind, or firmware drops the offer), 61 (RFC 6842), 97 (PXE). */
+/**
+ * 60 HTTPClient (EDK II HTTP boot drops an offer without it), 61 (RFC 6842), 97 (PXE).
+ * No 60 "PXEClient" in a full-DHCP reply: with it and no option 43, EDK II classifies the offer
+ * as "DhcpBinl" and then asks port 4011 for the boot file ("PXE-E16: No valid offer received",
+ * seen with OVMF). Without it the offer is "DhcpOnly" and its `file`/siaddr are used directly, as
+ * with dnsmasq's dhcp-boot. PXEClient belongs to proxy offers.
+ */
 function addClientEchoes(options: Map<number, Buffer>, ctx: Context): void {
   const { client, packet } = ctx.input;
-  if (client.isPxeClient) options.set(DhcpOption.VendorClass, textValue('PXEClient'));
-  else if (client.isHttpClient) options.set(DhcpOption.VendorClass, textValue('HTTPClient'));
+  if (client.isHttpClient) options.set(DhcpOption.VendorClass, textValue('HTTPClient'));
   const clientId = packet.options.get(DhcpOption.ClientId);
   if (clientId) options.set(DhcpOption.ClientId, clientId);
   const machineId = packet.options.get(DhcpOption.ClientMachineId);
