@@ -1,0 +1,204 @@
+/**
+ * Configuration: one YAML file (or the embedded default) -> a validated, frozen Config.
+ * loadConfig never throws for bad input: it returns every error and warning at once, each with the
+ * path of the offending key, so an operator fixes a file in one pass.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { cidrContains as containsIp, parseCidr } from './core/ipv4.js';
+
+const port = z.number().int().min(1).max(65535);
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+const subnetSchema = z.strictObject({
+  cidr: z.cidrv4(),
+  gateway: z.ipv4().optional(),
+  dns: z.array(z.ipv4()).default([]),
+  domain: z.string().min(1).optional(),
+  leaseSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+});
+
+const bootFilesSchema = z.strictObject({
+  bios: z.string().min(1).default('undionly.kpxe'),
+  efiX64: z.string().min(1).default('snponly.efi'),
+  efiIa32: z.string().min(1).default('ipxe-ia32.efi'),
+  efiArm64: z.string().min(1).default('ipxe-arm64.efi'),
+});
+
+const osSchema = z.strictObject({
+  name: z.string().min(1).default('flatcar'),
+  kernel: z.string().min(1).default('flatcar/flatcar_production_pxe.vmlinuz'),
+  initrds: z.array(z.string().min(1)).min(1).default(['flatcar/flatcar_production_pxe_image.cpio.gz']),
+  args: z.array(z.string().regex(/^[^\s]+$/, 'a kernel argument may not contain white space')).default([
+    'flatcar.first_boot=1',
+    'flatcar.autologin',
+  ]),
+});
+
+const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./var'),
+  log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  server: z
+    .strictObject({
+      /** The address machines reach rackboot at: DHCP server id, siaddr, and the default HTTP URL. */
+      address: z.ipv4().default('127.0.0.1'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      listen: z.ipv4().default('127.0.0.1'),
+      port: port.default(8080),
+      /** Base URL written into boot scripts; defaults to http://<server.address>:<port>. */
+      publicUrl: z.url().optional(),
+    })
+    .prefault({}),
+  tftp: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      listen: z.ipv4().default('127.0.0.1'),
+      port: port.default(69),
+      /** Where the iPXE binaries live; Debian's `ipxe` package puts them here. */
+      root: z.string().min(1).default('/usr/lib/ipxe'),
+      maxBlockSize: z.number().int().min(512).max(65464).default(1468),
+      maxWindowSize: z.number().int().min(1).max(64).default(32),
+    })
+    .prefault({}),
+  dhcp: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** 0.0.0.0 receives broadcasts; run rackboot where the provisioning NIC is the only broadcast path (docs/real-hardware.md). */
+      listen: z.ipv4().default('0.0.0.0'),
+      port: port.default(67),
+      subnets: z.array(subnetSchema).default([]),
+      /** Hand iPXE binaries even to firmware that already runs iPXE, so every machine runs rackboot's iPXE build. */
+      chainloadEmbeddedIpxe: z.boolean().default(false),
+      chainWindowSeconds: z.number().int().min(10).max(3600).default(300),
+      bootFiles: bootFilesSchema.prefault({}),
+    })
+    .prefault({}),
+  boot: z
+    .strictObject({
+      /** Kernel, initrd and other offline assets; paths in `os` are relative to it. */
+      assetsDir: z.string().min(1).default('./var/assets'),
+      os: osSchema.prefault({}),
+      /** Extra kernel arguments for every boot, e.g. a serial console. */
+      kernelArgs: z.array(z.string().regex(/^[^\s]+$/, 'a kernel argument may not contain white space')).default([]),
+      cloudConfig: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('default'),
+    })
+    .prefault({}),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type Config = Readonly<RawConfig & { http: RawConfig['http'] & { publicUrl: string }; source: string }>;
+
+export interface ConfigResult {
+  readonly config: Config | null;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** The configuration `npm start` uses when no file is given: loopback only, DHCP off. */
+export const EMBEDDED_DEFAULT_YAML = `# rackboot embedded default: safe on any machine.
+# Serves HTTP on 127.0.0.1:8080 and TFTP on 127.0.0.1:6969; DHCP stays off until a config file
+# names the provisioning subnet (see docs/configuration.md).
+dataDir: ./var
+server:
+  address: 127.0.0.1
+http:
+  listen: 127.0.0.1
+  port: 8080
+tftp:
+  listen: 127.0.0.1
+  port: 6969
+dhcp:
+  enabled: false
+`;
+
+export function loadConfigFile(path: string): ConfigResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return { config: null, errors: [`${path}: cannot read: ${(error as Error).message}`], warnings: [] };
+  }
+  return parseConfig(text, path, dirname(resolve(path)));
+}
+
+export function loadEmbeddedConfig(cwd: string): ConfigResult {
+  return parseConfig(EMBEDDED_DEFAULT_YAML, '(embedded default)', cwd);
+}
+
+/** Parses and validates YAML text; relative paths resolve against `baseDir`. */
+export function parseConfig(text: string, source: string, baseDir: string): ConfigResult {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const yamlErrors = document.errors.map((e) => `${source}: YAML: ${e.message.split('\n')[0]}`);
+  if (yamlErrors.length > 0) return { config: null, errors: yamlErrors, warnings: [] };
+
+  const raw: unknown = document.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`);
+    return { config: null, errors, warnings: [] };
+  }
+
+  const value = parsed.data;
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  checkCrossFieldRules(value, source, errors, warnings);
+  if (errors.length > 0) return { config: null, errors, warnings };
+
+  const within = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const config: Config = deepFreeze({
+    ...value,
+    source,
+    dataDir: within(value.dataDir),
+    tftp: { ...value.tftp, root: within(value.tftp.root) },
+    boot: { ...value.boot, assetsDir: within(value.boot.assetsDir) },
+    http: {
+      ...value.http,
+      publicUrl: (value.http.publicUrl ?? `http://${value.server.address}:${value.http.port}`).replace(/\/+$/, ''),
+    },
+  });
+  return { config, errors, warnings };
+}
+
+function checkCrossFieldRules(value: RawConfig, source: string, errors: string[], warnings: string[]): void {
+  if (value.dhcp.enabled && value.dhcp.subnets.length === 0) {
+    errors.push(`${source}: dhcp.subnets: DHCP is enabled but no subnet is configured`);
+  }
+  value.dhcp.subnets.forEach((subnet, index) => {
+    if (subnet.gateway !== undefined && !cidrContains(subnet.cidr, subnet.gateway)) {
+      errors.push(`${source}: dhcp.subnets.${index}.gateway: ${subnet.gateway} is outside ${subnet.cidr}`);
+    }
+  });
+  if (value.dhcp.enabled && !value.dhcp.subnets.some((s) => cidrContains(s.cidr, value.server.address))) {
+    warnings.push(
+      `${source}: server.address ${value.server.address} is in no dhcp subnet: fine behind relays, otherwise machines cannot reach it`,
+    );
+  }
+  if (value.tftp.enabled && value.tftp.listen === '0.0.0.0') {
+    errors.push(`${source}: tftp.listen: name the provisioning address; replies must leave from the address a request came to`);
+  }
+  if (value.dhcp.enabled && value.server.address.startsWith('127.')) {
+    errors.push(`${source}: server.address: DHCP clients cannot reach a loopback address; set the provisioning address`);
+  }
+}
+
+function cidrContains(cidr: string, address: string): boolean {
+  const parsed = parseCidr(cidr);
+  return parsed !== null && containsIp(parsed, address);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

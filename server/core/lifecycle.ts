@@ -1,0 +1,62 @@
+/**
+ * Which lifecycle state an event moves a machine to. Events are facts (what happened); the state is
+ * the operator's summary (where the machine is now). Not every event changes the state: the booted
+ * OS's own DHCP renewals, for instance, must not look like a new PXE boot.
+ */
+import type { MachineState } from './types.js';
+
+/** Event types rackboot records. Callbacks from machines may only use the CALLBACK_EVENTS subset. */
+export const EVENT_TYPES = [
+  'registered',
+  'discovered',
+  'dhcp',
+  'dhcp-os',
+  'dhcp-declined',
+  'dhcp-nak',
+  'dhcp-release',
+  'dhcp-ignored',
+  'firmware-loaded',
+  'ipxe',
+  'booting',
+  'configured',
+  'booted',
+  'progress',
+  'installing',
+  'installed',
+  'ready',
+  'failed',
+  'stuck',
+  'token-refused',
+  'render-failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const CALLBACK_EVENTS = ['booted', 'progress', 'installing', 'installed', 'ready', 'failed'] as const;
+export type CallbackEvent = (typeof CALLBACK_EVENTS)[number];
+
+const STATE_FOR_EVENT: Partial<Record<EventType, MachineState>> = {
+  registered: 'registered',
+  dhcp: 'dhcp',
+  'firmware-loaded': 'firmware-loaded',
+  ipxe: 'ipxe',
+  booting: 'booting',
+  configured: 'configured',
+  progress: 'installing',
+  installing: 'installing',
+  installed: 'installed',
+  ready: 'ready',
+  failed: 'failed',
+  stuck: 'stuck',
+  'render-failed': 'failed',
+};
+
+/** The state a machine is in after `event`, or null when the event leaves the state as it is. */
+export function stateAfter(event: EventType, current: MachineState): MachineState | null {
+  const next = STATE_FOR_EVENT[event];
+  if (next === undefined || next === current) return null;
+  return next;
+}
+
+export function isCallbackEvent(value: string): value is CallbackEvent {
+  return (CALLBACK_EVENTS as readonly string[]).includes(value);
+}

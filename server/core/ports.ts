@@ -1,0 +1,65 @@
+/**
+ * The narrow ports the core depends on. The SQLite store implements them; core tests use the fakes
+ * in test/fakes.
+ */
+import type { Machine, MachineEvent, MachineState, MacAddress, NewEvent } from './types.js';
+
+export interface NewMachine {
+  readonly name: string;
+  readonly macs: readonly MacAddress[];
+  readonly ip: string | null;
+  readonly role: string | null;
+  readonly uuid?: string | null;
+  readonly bmcAddress?: string | null;
+}
+
+export interface Lease {
+  readonly mac: MacAddress;
+  readonly ip: string;
+  readonly machineId: number | null;
+  readonly expiresAt: number;
+  readonly updatedAt: number;
+}
+
+export interface DiscoveredClient {
+  readonly mac: MacAddress;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly sightings: number;
+  readonly facts: Readonly<Record<string, unknown>>;
+}
+
+export interface EventQuery {
+  readonly machineId?: number;
+  readonly afterId?: number;
+  readonly limit?: number;
+}
+
+export interface InventoryStore {
+  /** Runs `work` atomically: reads, the decision and writes see one consistent inventory. */
+  transaction<T>(work: () => T): T;
+
+  machineByMac(mac: MacAddress): Machine | null;
+  machineByUuid(uuid: string): Machine | null;
+  machineByIp(ip: string): Machine | null;
+  machineByName(name: string): Machine | null;
+  machineById(id: number): Machine | null;
+  machineByBootToken(token: string): Machine | null;
+  listMachines(): Machine[];
+  addMachine(machine: NewMachine, now: number): Machine;
+  setState(machineId: number, state: MachineState, now: number): void;
+  setBootToken(machineId: number, token: string | null): void;
+  setIpxeChainedAt(machineId: number, at: number | null): void;
+
+  leaseByMac(mac: MacAddress): Lease | null;
+  leaseByIp(ip: string): Lease | null;
+  putLease(lease: Lease): void;
+  deleteLease(mac: MacAddress): void;
+
+  appendEvent(event: NewEvent, now: number): MachineEvent;
+  listEvents(query: EventQuery): MachineEvent[];
+
+  /** Records a sighting; returns true the first time this MAC is seen (or after a long silence). */
+  noteDiscovered(mac: MacAddress, facts: Readonly<Record<string, unknown>>, now: number): boolean;
+  listDiscovered(): DiscoveredClient[];
+}

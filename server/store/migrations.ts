@@ -1,0 +1,52 @@
+/**
+ * Schema migrations, applied in order. Never edit a released migration: add a new one.
+ * Times are milliseconds since the epoch (INTEGER).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: machines, their interfaces, leases, the append-only event log, discovered clients.
+  `
+  CREATE TABLE machines (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL UNIQUE,
+    uuid             TEXT UNIQUE,
+    bmc_address      TEXT UNIQUE,
+    ip               TEXT UNIQUE,
+    role             TEXT,
+    state            TEXT NOT NULL,
+    state_changed_at INTEGER NOT NULL,
+    boot_token       TEXT UNIQUE,
+    ipxe_chained_at  INTEGER,
+    created_at       INTEGER NOT NULL
+  );
+  CREATE TABLE interfaces (
+    mac        TEXT PRIMARY KEY,
+    machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL
+  );
+  CREATE INDEX interfaces_machine ON interfaces(machine_id);
+  CREATE TABLE leases (
+    mac        TEXT PRIMARY KEY,
+    ip         TEXT NOT NULL UNIQUE,
+    machine_id INTEGER REFERENCES machines(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    machine_id INTEGER REFERENCES machines(id) ON DELETE SET NULL,
+    mac        TEXT,
+    at         INTEGER NOT NULL,
+    type       TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    data       TEXT
+  );
+  CREATE INDEX events_machine ON events(machine_id, id);
+  CREATE TABLE discovered (
+    mac        TEXT PRIMARY KEY,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    sightings  INTEGER NOT NULL,
+    facts      TEXT NOT NULL
+  );
+  `,
+];

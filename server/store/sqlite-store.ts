@@ -1,0 +1,261 @@
+/**
+ * The InventoryStore port on better-sqlite3. Synchronous by design: a DHCP packet's read, decision
+ * and write happen inside one transaction and no other packet can interleave.
+ */
+import type { DiscoveredClient, EventQuery, InventoryStore, Lease, NewMachine } from '../core/ports.js';
+import type { Machine, MachineEvent, MachineState, MacAddress, NewEvent } from '../core/types.js';
+import { RackbootError } from '../errors.js';
+import type { Db } from './db.js';
+
+interface MachineRow {
+  id: number;
+  name: string;
+  uuid: string | null;
+  bmc_address: string | null;
+  ip: string | null;
+  role: string | null;
+  state: string;
+  state_changed_at: number;
+  boot_token: string | null;
+  ipxe_chained_at: number | null;
+  created_at: number;
+  macs: string | null;
+}
+
+interface EventRow {
+  id: number;
+  machine_id: number | null;
+  mac: string | null;
+  at: number;
+  type: string;
+  message: string;
+  data: string | null;
+}
+
+const MACHINE_SELECT = `
+  SELECT m.*, (SELECT group_concat(mac, ',') FROM (SELECT mac FROM interfaces i WHERE i.machine_id = m.id ORDER BY position)) AS macs
+  FROM machines m`;
+
+/** A MAC heard again after this long counts as newly discovered (a new event). */
+const DISCOVERY_QUIET_MS = 60 * 60 * 1000;
+
+export class SqliteStore implements InventoryStore {
+  private readonly db: Db;
+  private readonly statements: ReturnType<typeof prepare>;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.statements = prepare(db);
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  machineByMac(mac: MacAddress): Machine | null {
+    return toMachine(this.statements.machineByMac.get(mac) as MachineRow | undefined);
+  }
+  machineByUuid(uuid: string): Machine | null {
+    return toMachine(this.statements.machineByUuid.get(uuid.toLowerCase()) as MachineRow | undefined);
+  }
+  machineByIp(ip: string): Machine | null {
+    return toMachine(this.statements.machineByIp.get(ip) as MachineRow | undefined);
+  }
+  machineByName(name: string): Machine | null {
+    return toMachine(this.statements.machineByName.get(name) as MachineRow | undefined);
+  }
+  machineById(id: number): Machine | null {
+    return toMachine(this.statements.machineById.get(id) as MachineRow | undefined);
+  }
+  machineByBootToken(token: string): Machine | null {
+    return toMachine(this.statements.machineByToken.get(token) as MachineRow | undefined);
+  }
+  listMachines(): Machine[] {
+    return (this.statements.listMachines.all() as MachineRow[]).map((row) => toMachine(row) as Machine);
+  }
+
+  addMachine(input: NewMachine, now: number): Machine {
+    return this.transaction(() => {
+      const conflicts = this.findConflicts(input);
+      if (conflicts.length > 0) {
+        throw new RackbootError('RACKBOOT_ERR_CONFLICT', `cannot add ${input.name}: ${conflicts.join('; ')}`, {
+          details: conflicts,
+        });
+      }
+      const result = this.statements.insertMachine.run({
+        name: input.name,
+        uuid: input.uuid?.toLowerCase() ?? null,
+        bmc_address: input.bmcAddress ?? null,
+        ip: input.ip,
+        role: input.role,
+        state: 'registered',
+        now,
+      });
+      const id = Number(result.lastInsertRowid);
+      input.macs.forEach((mac, position) => this.statements.insertInterface.run(mac, id, position));
+      return this.machineById(id) as Machine;
+    });
+  }
+
+  private findConflicts(input: NewMachine): string[] {
+    const conflicts: string[] = [];
+    if (this.machineByName(input.name)) conflicts.push(`name ${input.name} is taken`);
+    for (const mac of input.macs) {
+      const owner = this.machineByMac(mac);
+      if (owner) conflicts.push(`MAC ${mac} belongs to ${owner.name}`);
+    }
+    if (input.ip !== null) {
+      const owner = this.machineByIp(input.ip);
+      if (owner) conflicts.push(`IP ${input.ip} is reserved for ${owner.name}`);
+    }
+    if (input.uuid) {
+      const owner = this.machineByUuid(input.uuid);
+      if (owner) conflicts.push(`UUID ${input.uuid} belongs to ${owner.name}`);
+    }
+    return conflicts;
+  }
+
+  setState(machineId: number, state: MachineState, now: number): void {
+    this.statements.setState.run(state, now, machineId);
+  }
+  setBootToken(machineId: number, token: string | null): void {
+    this.statements.setBootToken.run(token, machineId);
+  }
+  setIpxeChainedAt(machineId: number, at: number | null): void {
+    this.statements.setChained.run(at, machineId);
+  }
+
+  leaseByMac(mac: MacAddress): Lease | null {
+    return toLease(this.statements.leaseByMac.get(mac) as LeaseRow | undefined);
+  }
+  leaseByIp(ip: string): Lease | null {
+    return toLease(this.statements.leaseByIp.get(ip) as LeaseRow | undefined);
+  }
+  putLease(lease: Lease): void {
+    this.statements.putLease.run({
+      mac: lease.mac,
+      ip: lease.ip,
+      machine_id: lease.machineId,
+      expires_at: lease.expiresAt,
+      updated_at: lease.updatedAt,
+    });
+  }
+  deleteLease(mac: MacAddress): void {
+    this.statements.deleteLease.run(mac);
+  }
+
+  appendEvent(event: NewEvent, now: number): MachineEvent {
+    const data = event.data === undefined ? null : JSON.stringify(event.data);
+    const result = this.statements.insertEvent.run(event.machineId, event.mac, now, event.type, event.message, data);
+    return { ...event, id: Number(result.lastInsertRowid), at: now };
+  }
+
+  listEvents(query: EventQuery): MachineEvent[] {
+    const limit = Math.min(query.limit ?? 1000, 10_000);
+    const afterId = query.afterId ?? 0;
+    const rows = (
+      query.machineId === undefined
+        ? this.statements.eventsAfter.all(afterId, limit)
+        : this.statements.eventsForMachine.all(query.machineId, afterId, limit)
+    ) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  noteDiscovered(mac: MacAddress, facts: Readonly<Record<string, unknown>>, now: number): boolean {
+    const previous = this.statements.discoveredByMac.get(mac) as { last_seen: number } | undefined;
+    this.statements.upsertDiscovered.run({ mac, now, facts: JSON.stringify(facts) });
+    return previous === undefined || now - previous.last_seen > DISCOVERY_QUIET_MS;
+  }
+
+  listDiscovered(): DiscoveredClient[] {
+    const rows = this.statements.listDiscovered.all() as Array<{
+      mac: string;
+      first_seen: number;
+      last_seen: number;
+      sightings: number;
+      facts: string;
+    }>;
+    return rows.map((row) => ({
+      mac: row.mac,
+      firstSeen: row.first_seen,
+      lastSeen: row.last_seen,
+      sightings: row.sightings,
+      facts: JSON.parse(row.facts) as Record<string, unknown>,
+    }));
+  }
+}
+
+interface LeaseRow {
+  mac: string;
+  ip: string;
+  machine_id: number | null;
+  expires_at: number;
+  updated_at: number;
+}
+
+function prepare(db: Db) {
+  return {
+    machineByMac: db.prepare(`${MACHINE_SELECT} WHERE m.id = (SELECT machine_id FROM interfaces WHERE mac = ?)`),
+    machineByUuid: db.prepare(`${MACHINE_SELECT} WHERE m.uuid = ?`),
+    machineByIp: db.prepare(`${MACHINE_SELECT} WHERE m.ip = ?`),
+    machineByName: db.prepare(`${MACHINE_SELECT} WHERE m.name = ?`),
+    machineById: db.prepare(`${MACHINE_SELECT} WHERE m.id = ?`),
+    machineByToken: db.prepare(`${MACHINE_SELECT} WHERE m.boot_token = ?`),
+    listMachines: db.prepare(`${MACHINE_SELECT} ORDER BY m.name`),
+    insertMachine: db.prepare(
+      `INSERT INTO machines (name, uuid, bmc_address, ip, role, state, state_changed_at, created_at)
+       VALUES (@name, @uuid, @bmc_address, @ip, @role, @state, @now, @now)`,
+    ),
+    insertInterface: db.prepare('INSERT INTO interfaces (mac, machine_id, position) VALUES (?, ?, ?)'),
+    setState: db.prepare('UPDATE machines SET state = ?, state_changed_at = ? WHERE id = ?'),
+    setBootToken: db.prepare('UPDATE machines SET boot_token = ? WHERE id = ?'),
+    setChained: db.prepare('UPDATE machines SET ipxe_chained_at = ? WHERE id = ?'),
+    leaseByMac: db.prepare('SELECT * FROM leases WHERE mac = ?'),
+    leaseByIp: db.prepare('SELECT * FROM leases WHERE ip = ?'),
+    putLease: db.prepare(
+      `INSERT INTO leases (mac, ip, machine_id, expires_at, updated_at) VALUES (@mac, @ip, @machine_id, @expires_at, @updated_at)
+       ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, machine_id = excluded.machine_id,
+         expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+    ),
+    deleteLease: db.prepare('DELETE FROM leases WHERE mac = ?'),
+    insertEvent: db.prepare('INSERT INTO events (machine_id, mac, at, type, message, data) VALUES (?, ?, ?, ?, ?, ?)'),
+    eventsAfter: db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+    eventsForMachine: db.prepare('SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id LIMIT ?'),
+    discoveredByMac: db.prepare('SELECT last_seen FROM discovered WHERE mac = ?'),
+    upsertDiscovered: db.prepare(
+      `INSERT INTO discovered (mac, first_seen, last_seen, sightings, facts) VALUES (@mac, @now, @now, 1, @facts)
+       ON CONFLICT(mac) DO UPDATE SET last_seen = excluded.last_seen, sightings = sightings + 1, facts = excluded.facts`,
+    ),
+    listDiscovered: db.prepare(
+      'SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) ORDER BY last_seen DESC',
+    ),
+  };
+}
+
+function toMachine(row: MachineRow | undefined): Machine | null {
+  if (row === undefined) return null;
+  return {
+    id: row.id,
+    name: row.name,
+    uuid: row.uuid,
+    bmcAddress: row.bmc_address,
+    ip: row.ip,
+    role: row.role,
+    state: row.state as MachineState,
+    stateChangedAt: row.state_changed_at,
+    macs: row.macs ? row.macs.split(',') : [],
+    bootToken: row.boot_token,
+    ipxeChainedAt: row.ipxe_chained_at,
+    createdAt: row.created_at,
+  };
+}
+
+function toLease(row: LeaseRow | undefined): Lease | null {
+  if (row === undefined) return null;
+  return { mac: row.mac, ip: row.ip, machineId: row.machine_id, expiresAt: row.expires_at, updatedAt: row.updated_at };
+}
+
+function toEvent(row: EventRow): MachineEvent {
+  const base = { id: row.id, machineId: row.machine_id, mac: row.mac, at: row.at, type: row.type, message: row.message };
+  return row.data === null ? base : { ...base, data: JSON.parse(row.data) as Record<string, unknown> };
+}
