@@ -1,0 +1,813 @@
+/**
+ * The TFTP server on 127.0.0.1 with an ephemeral port, driven by a raw dgram client written
+ * here so tests can lose, duplicate and forge packets. Traffic never leaves 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Endpoint } from '../../../server/core/types.js';
+import { silentLogger } from '../../../server/log.js';
+import { createRootResolver } from '../../../server/net/tftp-files.js';
+import {
+  startTftpServer,
+  type TftpContent,
+  type TftpRequestInfo,
+  type TftpServer,
+  type TftpServerOptions,
+  type TftpTransferSummary,
+} from '../../../server/net/tftp-server.js';
+import {
+  decodePacket,
+  encodeAck,
+  encodeError,
+  encodeRequest,
+  type TftpOption,
+  type TftpPacket,
+} from '../../../server/protocol/tftp/codec.js';
+
+const HOST = '127.0.0.1';
+
+// ---------------------------------------------------------------- raw client
+
+interface Received {
+  readonly packet: TftpPacket | null;
+  readonly raw: Buffer;
+  readonly from: Endpoint;
+}
+
+/** A UDP socket on 127.0.0.1 with an awaitable inbox. */
+class RawSocket {
+  private readonly inbox: Received[] = [];
+  private waiter: (() => void) | null = null;
+  /** Sends not yet handed to the kernel: closing before they are would drop them (a final ACK, say). */
+  private readonly pending = new Set<Promise<void>>();
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('message', (raw, rinfo) => {
+      const decoded = decodePacket(raw);
+      this.inbox.push({ packet: decoded.ok ? decoded.packet : null, raw, from: { address: rinfo.address, port: rinfo.port } });
+      this.waiter?.();
+    });
+  }
+
+  static async open(): Promise<RawSocket> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, HOST, () => resolve());
+    });
+    return new RawSocket(socket);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  send(buf: Buffer, port: number): void {
+    const sent = new Promise<void>((resolve) => this.socket.send(buf, port, HOST, () => resolve()));
+    this.pending.add(sent);
+    void sent.then(() => this.pending.delete(sent));
+  }
+
+  /** The next packet, or null when none arrives within timeoutMs. */
+  async next(timeoutMs: number): Promise<Received | null> {
+    const ready = this.inbox.shift();
+    if (ready !== undefined) return ready;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.waiter = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.waiter = null;
+    return this.inbox.shift() ?? null;
+  }
+
+  /** Everything that arrives until the line has been quiet for quietMs. */
+  async drain(quietMs: number): Promise<Received[]> {
+    const all: Received[] = [];
+    for (let r = await this.next(quietMs); r !== null; r = await this.next(quietMs)) all.push(r);
+    return all;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pending);
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+interface DownloadOptions {
+  readonly options?: TftpOption[];
+  /** Pretend DATA for this absolute block was lost; `copy` counts arrivals of that block from 1. */
+  readonly drop?: (block: number, copy: number) => boolean;
+  /** Send every ACK twice. */
+  readonly ackTwice?: boolean;
+  /** Re-send the last ACK when nothing arrived for this long (what RFC 1350 clients do). */
+  readonly reackMs?: number;
+  readonly deadlineMs?: number;
+  /** Runs once the server's transfer port is known. */
+  readonly onServerTid?: (tid: Endpoint) => Promise<void>;
+}
+
+interface DownloadResult {
+  readonly data: Buffer;
+  readonly oack: Record<string, string> | null;
+  readonly error: { code: number; message: string } | null;
+  /** DATA packets that arrived, duplicates and dropped ones included. */
+  readonly dataPackets: number;
+  readonly acksSent: number;
+  readonly serverTid: Endpoint | null;
+  readonly wireBlocksAtWrap: number[];
+}
+
+/** A receiver per RFC 1350/2347/7440: ACK per window, ACK the last good block on a gap. */
+async function download(server: TftpServer, file: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+  const sock = await RawSocket.open();
+  try {
+    return await receive(sock, server.port, file, opts);
+  } finally {
+    await sock.close();
+  }
+}
+
+async function receive(sock: RawSocket, serverPort: number, file: string, opts: DownloadOptions): Promise<DownloadResult> {
+  const deadline = Date.now() + (opts.deadlineMs ?? 10_000);
+  const chunks: Buffer[] = [];
+  const copies = new Map<number, number>();
+  const wireBlocksAtWrap: number[] = [];
+  let oack: Record<string, string> | null = null;
+  let blksize = 512;
+  let windowsize = 1;
+  let expected = 1;
+  let inWindow = 0;
+  let gapAcked = false;
+  let dataPackets = 0;
+  let acksSent = 0;
+  let lastAck: number | null = null;
+  let tid: Endpoint | null = null;
+
+  const ack = (block: number): void => {
+    if (tid === null) return;
+    lastAck = block;
+    for (let i = 0; i < (opts.ackTwice ? 2 : 1); i += 1) {
+      sock.send(encodeAck(block), tid.port);
+      acksSent += 1;
+    }
+  };
+  const result = (error: DownloadResult['error']): DownloadResult => ({
+    data: Buffer.concat(chunks),
+    oack,
+    error,
+    dataPackets,
+    acksSent,
+    serverTid: tid,
+    wireBlocksAtWrap,
+  });
+
+  sock.send(encodeRequest('rrq', file, 'octet', opts.options ?? []), serverPort);
+  while (Date.now() < deadline) {
+    const r = await sock.next(opts.reackMs ?? 2_000);
+    if (r === null) {
+      if (lastAck !== null && opts.reackMs !== undefined) ack(lastAck);
+      continue;
+    }
+    if (tid === null) {
+      tid = r.from;
+      await opts.onServerTid?.(tid);
+    }
+    if (r.from.port !== tid.port || r.packet === null) continue;
+    const packet = r.packet;
+    if (packet.op === 'error') return result({ code: packet.code, message: packet.message });
+    if (packet.op === 'oack') {
+      oack = Object.fromEntries(packet.options.map((o) => [o.name, o.value]));
+      blksize = Number(oack.blksize ?? 512);
+      windowsize = Number(oack.windowsize ?? 1);
+      ack(0);
+      continue;
+    }
+    if (packet.op !== 'data') continue;
+    dataPackets += 1;
+    const ahead = (packet.block - (expected & 0xffff)) & 0xffff;
+    if (ahead !== 0) {
+      // A later block of the window means one went missing; an earlier one is a duplicate.
+      if (ahead < 0x8000 && windowsize > 1 && !gapAcked) {
+        gapAcked = true;
+        inWindow = 0;
+        ack(expected - 1);
+      }
+      continue;
+    }
+    const copy = (copies.get(expected) ?? 0) + 1;
+    copies.set(expected, copy);
+    if (opts.drop?.(expected, copy)) continue;
+    if (expected >= 65535 && expected <= 65537) wireBlocksAtWrap.push(packet.block);
+    chunks.push(Buffer.from(packet.data));
+    gapAcked = false;
+    inWindow += 1;
+    if (packet.data.length < blksize) {
+      ack(expected);
+      return result(null);
+    }
+    if (inWindow === windowsize) {
+      inWindow = 0;
+      ack(expected);
+    }
+    expected += 1;
+  }
+  throw new Error(`download of ${file} did not finish in time (at block ${expected}, ${dataPackets} DATA packets seen)`);
+}
+
+// ---------------------------------------------------------------- server harness
+
+function pattern(size: number, seed = 1): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i += 1) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    buf[i] = x >>> 16;
+  }
+  return buf;
+}
+
+interface Harness {
+  readonly server: TftpServer;
+  readonly summaries: TftpTransferSummary[];
+  readonly requests: TftpRequestInfo[];
+  waitForSummaries(n: number, timeoutMs?: number): Promise<void>;
+}
+
+const servers: TftpServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function harness(
+  files: Record<string, Buffer | TftpContent | (() => Promise<TftpContent>)>,
+  overrides: Partial<TftpServerOptions> = {},
+): Promise<Harness> {
+  const summaries: TftpTransferSummary[] = [];
+  const requests: TftpRequestInfo[] = [];
+  const server = await startTftpServer({
+    address: HOST,
+    port: 0,
+    logger: silentLogger(),
+    retransmitMs: 100,
+    maxRetries: 3,
+    resolve: async (req) => {
+      requests.push(req);
+      const entry = files[req.path];
+      if (entry === undefined) return { kind: 'not-found', reason: 'no such test file' };
+      if (Buffer.isBuffer(entry)) return { kind: 'buffer', data: entry };
+      return typeof entry === 'function' ? entry() : entry;
+    },
+    onTransferEnd: (s) => summaries.push(s),
+    ...overrides,
+  });
+  servers.push(server);
+  return {
+    server,
+    summaries,
+    requests,
+    async waitForSummaries(n, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (summaries.length < n) {
+        if (Date.now() > deadline) throw new Error(`expected ${n} transfer summaries, have ${summaries.length}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+const blocksFor = (size: number, blksize: number): number => Math.floor(size / blksize) + 1;
+
+// ---------------------------------------------------------------- tests
+
+describe('tftp server: plain transfers', () => {
+  for (const size of [0, 1, 512, 513, 5000]) {
+    it(`serves ${size} bytes lock-step without options, byte-identical`, async () => {
+      const content = pattern(size, size);
+      const h = await harness({ 'f.bin': content });
+      const r = await download(h.server, 'f.bin');
+      assert.equal(r.error, null);
+      assert.equal(r.oack, null, 'no options asked, no OACK');
+      assert.deepEqual(r.data, content);
+      assert.equal(r.dataPackets, blocksFor(size, 512));
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'complete');
+      assert.equal(h.summaries[0]?.bytes, size);
+      assert.equal(h.server.stats.completed, 1);
+      assert.equal(h.server.stats.active, 0);
+    });
+  }
+
+  it('answers from 127.0.0.1 on a new port and tells the resolver who asked where', async () => {
+    const h = await harness({ 'a/b.txt': Buffer.from('hello') });
+    assert.equal(h.server.address, HOST);
+    const r = await download(h.server, '\\a\\b.txt', { options: [{ name: 'BlkSize', value: '1024' }] });
+    assert.equal(r.data.toString(), 'hello');
+    assert.equal(r.serverTid?.address, HOST);
+    assert.notEqual(r.serverTid?.port, h.server.port);
+    assert.equal(h.requests[0]?.path, 'a/b.txt');
+    assert.equal(h.requests[0]?.localAddress, HOST);
+    assert.equal(h.requests[0]?.client.address, HOST);
+    assert.deepEqual(h.requests[0]?.options, { blksize: '1024' });
+    assert.deepEqual(r.oack, { BlkSize: '1024' });
+  });
+
+  it('refuses to bind a wildcard or a name', async () => {
+    const base = { port: 0, logger: silentLogger(), resolve: async (): Promise<TftpContent> => ({ kind: 'not-found', reason: '' }) };
+    await assert.rejects(startTftpServer({ ...base, address: '0.0.0.0' }), /wildcard/);
+    await assert.rejects(startTftpServer({ ...base, address: 'localhost' }), /IP literal/);
+    await assert.rejects(startTftpServer({ ...base, address: HOST, maxBlockSize: 70000 }), RangeError);
+  });
+});
+
+describe('tftp server: options', () => {
+  const content = pattern(3000);
+
+  it('answers a tsize probe with the exact size and no other option', async () => {
+    const h = await harness({ f: content });
+    const r = await download(h.server, 'f', { options: [{ name: 'tsize', value: '0' }] });
+    assert.deepEqual(r.oack, { tsize: '3000' });
+    assert.deepEqual(r.data, content);
+  });
+
+  it('sends tsize only when asked', async () => {
+    const h = await harness({ f: content });
+    const r = await download(h.server, 'f', { options: [{ name: 'blksize', value: '1432' }] });
+    assert.deepEqual(r.oack, { blksize: '1432' });
+    assert.equal(r.dataPackets, blocksFor(3000, 1432));
+    assert.deepEqual(r.data, content);
+  });
+
+  it('caps blksize 65464 to maxBlockSize and echoes timeout', async () => {
+    const h = await harness({ f: content }, { maxBlockSize: 1024 });
+    const r = await download(h.server, 'f', {
+      options: [
+        { name: 'blksize', value: '65464' },
+        { name: 'timeout', value: '1' },
+      ],
+    });
+    assert.deepEqual(r.oack, { blksize: '1024', timeout: '1' });
+    assert.deepEqual(r.data, content);
+    await h.waitForSummaries(1);
+    assert.equal(h.summaries[0]?.blksize, 1024);
+  });
+
+  it('ignores an invalid blksize and unknown options: DATA 1 straight away', async () => {
+    const h = await harness({ f: content });
+    const r = await download(h.server, 'f', {
+      options: [
+        { name: 'blksize', value: '70000' },
+        { name: 'multicast', value: '' },
+      ],
+    });
+    assert.equal(r.oack, null);
+    assert.equal(r.dataPackets, blocksFor(3000, 512));
+    assert.deepEqual(r.data, content);
+  });
+
+  it('serves blksize 8', async () => {
+    const small = pattern(100);
+    const h = await harness({ f: small });
+    const r = await download(h.server, 'f', { options: [{ name: 'blksize', value: '8' }] });
+    assert.deepEqual(r.data, small);
+    assert.equal(r.dataPackets, blocksFor(100, 8));
+  });
+
+  for (const windowsize of [4, 8]) {
+    it(`windowsize ${windowsize}: one ACK per window, every block once`, async () => {
+      const size = 100 * 512 + 17;
+      const file = pattern(size, windowsize);
+      const h = await harness({ f: file });
+      const r = await download(h.server, 'f', {
+        options: [
+          { name: 'blksize', value: '512' },
+          { name: 'windowsize', value: String(windowsize) },
+        ],
+      });
+      assert.deepEqual(r.oack, { blksize: '512', windowsize: String(windowsize) });
+      assert.deepEqual(r.data, file);
+      const blocks = blocksFor(size, 512);
+      assert.equal(r.dataPackets, blocks);
+      assert.equal(r.acksSent, 1 + Math.ceil(blocks / windowsize), 'ACK 0 plus one per window');
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.windowsize, windowsize);
+    });
+  }
+
+  it('caps windowsize to maxWindowSize', async () => {
+    const h = await harness({ f: content }, { maxWindowSize: 2 });
+    const r = await download(h.server, 'f', { options: [{ name: 'windowsize', value: '16' }] });
+    assert.deepEqual(r.oack, { windowsize: '2' });
+    assert.deepEqual(r.data, content);
+  });
+
+  it('rolls block numbers over 65535 -> 0 for a file over 32 MiB at blksize 512', { timeout: 60_000 }, async () => {
+    const size = 32 * 1024 * 1024 + 1000;
+    const file = pattern(size, 7);
+    const h = await harness({ big: file });
+    const r = await download(h.server, 'big', {
+      options: [
+        { name: 'blksize', value: '512' },
+        { name: 'windowsize', value: '32' },
+      ],
+      deadlineMs: 50_000,
+    });
+    assert.equal(r.error, null);
+    assert.ok(r.data.equals(file), 'byte-identical');
+    assert.deepEqual(r.wireBlocksAtWrap, [65535, 0, 1]);
+    assert.equal(r.dataPackets, blocksFor(size, 512));
+    await h.waitForSummaries(1);
+    assert.equal(h.summaries[0]?.bytes, size);
+  });
+});
+
+describe('tftp server: loss, duplicates and timeouts', () => {
+  it('retransmits a lost DATA block on timeout, not on the client\'s repeated ACKs', async () => {
+    const file = pattern(20 * 512 + 5);
+    const h = await harness({ f: file }, { retransmitMs: 200 });
+    const dropped = new Set([3, 9, 15]);
+    const r = await download(h.server, 'f', { drop: (block, copy) => dropped.has(block) && copy === 1, reackMs: 60 });
+    assert.deepEqual(r.data, file);
+    // One retransmission per lost block; the re-ACKs (about three per loss) caused none.
+    assert.equal(r.dataPackets, blocksFor(file.length, 512) + dropped.size);
+    assert.ok(r.acksSent > blocksFor(file.length, 512) + dropped.size, 'the client did re-ACK');
+    assert.equal(h.server.stats.retransmits, dropped.size);
+  });
+
+  it('recovers a block lost inside a window from the client\'s gap ACK', async () => {
+    const file = pattern(40 * 512 + 100);
+    const h = await harness({ f: file }, { retransmitMs: 2_000 });
+    const started = Date.now();
+    const r = await download(h.server, 'f', {
+      options: [{ name: 'windowsize', value: '4' }],
+      drop: (block, copy) => (block === 6 || block === 23) && copy === 1,
+    });
+    assert.deepEqual(r.data, file);
+    assert.ok(Date.now() - started < 1_500, 'recovered by the gap ACK, without waiting for a timeout');
+    assert.equal(h.server.stats.retransmits, 0);
+  });
+
+  for (const windowsize of [1, 4]) {
+    it(`completes without a storm when every ACK arrives twice (windowsize ${windowsize})`, async () => {
+      const file = pattern(200 * 512 + 1);
+      const h = await harness({ f: file });
+      const options = windowsize > 1 ? [{ name: 'windowsize', value: String(windowsize) }] : [];
+      const r = await download(h.server, 'f', { ackTwice: true, options });
+      assert.deepEqual(r.data, file);
+      assert.equal(r.dataPackets, blocksFor(file.length, 512), 'each DATA block sent exactly once');
+      assert.equal(h.server.stats.bytesSent, file.length);
+    });
+  }
+
+  it('gives up on a silent client after maxRetries and frees the transfer', async () => {
+    const h = await harness({ f: pattern(5000) }, { retransmitMs: 50, maxRetries: 3 });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      const got = await sock.drain(600);
+      assert.equal(got.length, 4, 'DATA 1 and three retransmissions');
+      assert.ok(got.every((g) => g.packet?.op === 'data' && g.packet.block === 1));
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'timeout');
+      assert.equal(h.server.stats.active, 0);
+      assert.equal(h.server.stats.failed, 1);
+      // The transfer socket is gone: a late ACK gets nothing back.
+      const tid = got[0]?.from;
+      assert.ok(tid);
+      sock.send(encodeAck(1), tid.port);
+      assert.equal(await sock.next(200), null);
+    } finally {
+      await sock.close();
+    }
+  });
+
+  it('resends an unanswered OACK, then gives up', async () => {
+    const h = await harness({ f: pattern(10) }, { retransmitMs: 40, maxRetries: 2 });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'f', 'octet', [{ name: 'tsize', value: '0' }]), h.server.port);
+      const got = await sock.drain(400);
+      assert.equal(got.length, 3);
+      assert.ok(got.every((g) => g.packet?.op === 'oack'));
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'timeout');
+    } finally {
+      await sock.close();
+    }
+  });
+
+  it('answers a wrong TID with ERROR 5 and finishes the transfer undisturbed', async () => {
+    const file = pattern(30 * 512);
+    const h = await harness({ f: file });
+    const intruder = await RawSocket.open();
+    try {
+      let intruderGot: Received | null = null;
+      const r = await download(h.server, 'f', {
+        onServerTid: async (tid) => {
+          intruder.send(encodeAck(1), tid.port);
+          intruderGot = await intruder.next(1_000);
+        },
+      });
+      assert.deepEqual(r.data, file);
+      assert.equal(r.dataPackets, blocksFor(file.length, 512));
+      const reply = intruderGot as Received | null;
+      assert.deepEqual(reply?.packet, { op: 'error', code: 5, message: 'Unknown transfer ID' });
+      assert.equal(h.server.stats.unknownTid, 1);
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'complete');
+    } finally {
+      await intruder.close();
+    }
+  });
+
+  it('folds a duplicate RRQ into the live transfer', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const file = pattern(1000);
+    const h = await harness({
+      f: async () => {
+        await gate;
+        return { kind: 'buffer', data: file };
+      },
+    });
+    const sock = await RawSocket.open();
+    try {
+      const rrq = encodeRequest('rrq', 'f', 'octet');
+      sock.send(rrq, h.server.port);
+      sock.send(rrq, h.server.port);
+      await new Promise((r) => setTimeout(r, 50));
+      release();
+      const first = await sock.next(1_000);
+      assert.equal(first?.packet?.op, 'data');
+      sock.send(encodeAck(1), first.from.port);
+      const second = await sock.next(1_000);
+      assert.deepEqual(second?.packet && second.packet.op === 'data' ? second.packet.block : null, 2);
+      assert.equal(second?.from.port, first.from.port, 'one TID only');
+      sock.send(encodeAck(2), first.from.port);
+      assert.equal(await sock.next(200), null, 'nothing from a second transfer');
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries.length, 1);
+      assert.equal(h.server.stats.duplicates, 1);
+      assert.equal(h.server.stats.requests, 2);
+      assert.equal(h.server.stats.completed, 1);
+    } finally {
+      await sock.close();
+    }
+  });
+});
+
+describe('tftp server: refusals and aborts', () => {
+  it('refuses WRQ with ERROR 2 and writes nothing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'rackboot-tftp-wrq-'));
+    try {
+      const server = await startTftpServer({ address: HOST, port: 0, logger: silentLogger(), resolve: createRootResolver({ root, logger: silentLogger() }) });
+      servers.push(server);
+      const sock = await RawSocket.open();
+      try {
+        sock.send(encodeRequest('wrq', 'evil.txt', 'octet'), server.port);
+        const reply = await sock.next(1_000);
+        assert.equal(reply?.packet?.op, 'error');
+        assert.equal(reply.packet.op === 'error' && reply.packet.code, 2);
+        assert.match(reply.packet.op === 'error' ? reply.packet.message : '', /read-only/);
+        // Whatever a writer sends next goes nowhere.
+        sock.send(Buffer.concat([Buffer.from([0, 3, 0, 1]), Buffer.from('payload')]), server.port);
+        sock.send(Buffer.concat([Buffer.from([0, 3, 0, 1]), Buffer.from('payload')]), reply.from.port);
+        assert.equal(await sock.next(200), null);
+      } finally {
+        await sock.close();
+      }
+      assert.deepEqual(await readdir(root), []);
+      assert.equal(server.stats.failed, 1);
+      assert.equal(server.stats.active, 0);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  const refusals: Array<[string, string, string, number]> = [
+    ['netascii mode', 'f', 'netascii', 4],
+    ['a parent segment', '../f', 'octet', 2],
+    ['a nested parent segment', 'a/../../f', 'octet', 2],
+    ['URL-encoded traversal', '%2e%2e/f', 'octet', 2],
+    ['a missing file', 'nope', 'octet', 1],
+    ['/etc/passwd (mapped under the root)', '/etc/passwd', 'octet', 1],
+    ['a denied file', 'secret', 'octet', 2],
+    ['a resolver that throws', 'boom', 'octet', 0],
+  ];
+  for (const [name, file, mode, code] of refusals) {
+    it(`answers ${name} with ERROR ${code}`, async () => {
+      const h = await harness({
+        f: Buffer.from('x'),
+        secret: { kind: 'denied', reason: 'test' },
+        boom: () => Promise.reject(new Error('resolver bug')),
+      });
+      const sock = await RawSocket.open();
+      try {
+        sock.send(encodeRequest('rrq', file, mode), h.server.port);
+        const reply = await sock.next(1_000);
+        assert.equal(reply?.packet?.op, 'error');
+        assert.equal(reply.packet.op === 'error' && reply.packet.code, code);
+        assert.equal(await sock.next(150), null, 'one ERROR, never retransmitted');
+      } finally {
+        await sock.close();
+      }
+      assert.equal(h.server.stats.failed, 1);
+      assert.equal(h.server.stats.active, 0);
+      // The server keeps serving.
+      const r = await download(h.server, 'f');
+      assert.equal(r.data.toString(), 'x');
+    });
+  }
+
+  it('closes quietly when the client answers the OACK with ERROR (Intel tsize probe), then serves the retry', async () => {
+    const file = pattern(4000);
+    const h = await harness({ 'undionly.kpxe': file });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'undionly.kpxe', 'octet', [{ name: 'tsize', value: '0' }]), h.server.port);
+      const oack = await sock.next(1_000);
+      assert.deepEqual(oack?.packet, { op: 'oack', options: [{ name: 'tsize', value: '4000' }] });
+      sock.send(encodeError(8, 'User aborted the transfer'), oack.from.port);
+      assert.deepEqual(await sock.drain(350), [], 'no OACK retransmission after the ERROR');
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'aborted');
+      assert.equal(h.server.stats.active, 0);
+    } finally {
+      await sock.close();
+    }
+    const r = await download(h.server, 'undionly.kpxe', { options: [{ name: 'blksize', value: '1456' }] });
+    assert.deepEqual(r.data, file);
+  });
+
+  it('ends a transfer when the client sends ERROR mid-way', async () => {
+    const h = await harness({ f: pattern(5000) });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      const d1 = await sock.next(1_000);
+      assert.ok(d1);
+      sock.send(encodeError(0, 'disk full'), d1.from.port);
+      assert.deepEqual(await sock.drain(350), []);
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'aborted');
+    } finally {
+      await sock.close();
+    }
+  });
+
+  const limits: Array<[string, Partial<TftpServerOptions>]> = [
+    ['maxTransfersPerClient', { maxTransfersPerClient: 2, maxTransfers: 10 }],
+    ['maxTransfers', { maxTransfersPerClient: 10, maxTransfers: 2 }],
+  ];
+  for (const [name, overrides] of limits) {
+    it(`refuses requests beyond ${name} with an ERROR and counts them`, async () => {
+      const h = await harness({ f: pattern(5000) }, { ...overrides, retransmitMs: 5_000 });
+      const socks = await Promise.all([1, 2, 3].map(() => RawSocket.open()));
+      try {
+        const replies: Array<Received | null> = [];
+        for (const sock of socks) {
+          sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+          replies.push(await sock.next(1_000));
+        }
+        assert.equal(replies[0]?.packet?.op, 'data');
+        assert.equal(replies[1]?.packet?.op, 'data');
+        assert.deepEqual(replies[2]?.packet, { op: 'error', code: 0, message: 'Server busy, too many transfers' });
+        assert.equal(h.server.stats.refused, 1);
+        assert.equal(h.server.stats.active, 2);
+        // A slot frees up when a transfer ends.
+        const first = replies[0];
+        assert.ok(first);
+        socks[0]?.send(encodeError(0, 'bye'), first.from.port);
+        await h.waitForSummaries(1);
+        const again = await download(h.server, 'f');
+        assert.equal(again.data.length, 5000);
+      } finally {
+        await Promise.all(socks.map((s) => s.close()));
+      }
+    });
+  }
+
+  it('survives a burst of random packets on the listener and a transfer socket', async () => {
+    const file = pattern(20 * 512);
+    const h = await harness({ f: file });
+    const noise = await RawSocket.open();
+    try {
+      let seed = 42;
+      const random = (n: number): Buffer => {
+        const b = pattern(n, seed);
+        seed += 1;
+        return b;
+      };
+      const r = await download(h.server, 'f', {
+        onServerTid: async (tid) => {
+          for (let i = 0; i < 500; i += 1) {
+            const junk = random(1 + (i % 40));
+            if (i % 3 === 0 && junk.length >= 2) junk.writeUInt16BE(1 + (i % 6), 0); // plausible opcodes too
+            noise.send(junk, i % 2 === 0 ? h.server.port : tid.port);
+          }
+        },
+      });
+      assert.deepEqual(r.data, file);
+      await noise.drain(100);
+    } finally {
+      await noise.close();
+    }
+    const after = await download(h.server, 'f');
+    assert.deepEqual(after.data, file);
+    assert.ok(h.server.stats.malformed + h.server.stats.unknownTid + h.server.stats.requests >= 500);
+  });
+
+  it('uses the timeout the client negotiated instead of retransmitMs', { timeout: 10_000 }, async () => {
+    const h = await harness({ f: pattern(5000) }, { retransmitMs: 20, maxRetries: 1 });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'f', 'octet', [{ name: 'timeout', value: '1' }]), h.server.port);
+      const oack = await sock.next(1_000);
+      assert.deepEqual(oack?.packet, { op: 'oack', options: [{ name: 'timeout', value: '1' }] });
+      sock.send(encodeAck(0), oack.from.port);
+      const first = await sock.next(1_000);
+      const t0 = Date.now();
+      const retry = await sock.next(2_000);
+      assert.equal(first?.packet?.op, 'data');
+      assert.equal(retry?.packet?.op, 'data');
+      assert.ok(Date.now() - t0 >= 900, `retransmitted after ${Date.now() - t0} ms, expected about 1 s`);
+    } finally {
+      await sock.close();
+    }
+  });
+
+  it('drops malformed packets, counts them and keeps serving', async () => {
+    const file = pattern(3000);
+    const h = await harness({ f: file });
+    const sock = await RawSocket.open();
+    try {
+      const junk = [Buffer.alloc(0), Buffer.from([0]), Buffer.from([0, 9, 1, 2]), Buffer.from('\x00\x01no-terminator'), Buffer.from([0, 4, 0, 1]), pattern(2000)];
+      for (const j of junk) sock.send(j, h.server.port);
+      assert.equal(await sock.next(200), null, 'no reply to junk');
+    } finally {
+      await sock.close();
+    }
+    assert.equal(h.server.stats.malformed, 6);
+    const r = await download(h.server, 'f');
+    assert.deepEqual(r.data, file);
+  });
+
+  it('drops junk from the client on the transfer socket and still completes', async () => {
+    const file = pattern(3000);
+    const h = await harness({ f: file });
+    const sock = await RawSocket.open();
+    try {
+      const r = await receive(sock, h.server.port, 'f', {
+        onServerTid: async (tid) => {
+          sock.send(Buffer.from([0, 4]), tid.port);
+          sock.send(Buffer.from([0, 42, 0, 0]), tid.port);
+          sock.send(encodeRequest('rrq', 'f', 'octet'), tid.port);
+        },
+      });
+      assert.deepEqual(r.data, file);
+      assert.equal(h.server.stats.malformed, 3);
+    } finally {
+      await sock.close();
+    }
+  });
+
+  it('aborts live transfers on close()', async () => {
+    const h = await harness({ f: pattern(5000) }, { retransmitMs: 5_000 });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      assert.equal((await sock.next(1_000))?.packet?.op, 'data');
+      await h.server.close();
+      assert.equal(h.summaries[0]?.result, 'aborted');
+      assert.equal(h.server.stats.active, 0);
+      await h.server.close(); // idempotent
+    } finally {
+      await sock.close();
+    }
+  });
+});
+
+describe('tftp server: load', () => {
+  it('serves 300 concurrent small transfers', { timeout: 30_000 }, async () => {
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 10; i += 1) files[`f${i}`] = pattern(3000 + i * 100, i + 1);
+    const h = await harness(files, { maxTransfersPerClient: 300, retransmitMs: 1_000 });
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        download(h.server, `f${i % 10}`, { options: i % 2 === 0 ? [{ name: 'blksize', value: '1024' }, { name: 'tsize', value: '0' }] : [], deadlineMs: 20_000 }),
+      ),
+    );
+    results.forEach((r, i) => assert.deepEqual(r.data, files[`f${i % 10}`], `transfer ${i}`));
+    await h.waitForSummaries(300);
+    assert.equal(h.server.stats.completed, 300);
+    assert.equal(h.server.stats.refused, 0);
+    assert.equal(h.server.stats.active, 0);
+  });
+});
