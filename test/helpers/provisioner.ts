@@ -1,0 +1,29 @@
+import { Catalog } from '../../server/catalog/catalog.js';
+import { Provisioner, type ProvisionerSettings } from '../../server/core/provisioner.js';
+import { catalogDirs } from '../../server/paths.js';
+import { openDatabase } from '../../server/store/db.js';
+import { SqliteStore } from '../../server/store/sqlite-store.js';
+
+export const TEST_SETTINGS: ProvisionerSettings = {
+  publicUrl: 'http://10.99.0.1:8080',
+  os: { name: 'test-os', kernel: 'test-os/vmlinuz', initrds: ['test-os/initrd.img'], args: ['console=ttyS0'] },
+  kernelArgs: ['quiet'],
+  cloudConfig: 'default',
+};
+
+/** A provisioner over a real in-memory SQLite store and the shipped catalog, on a settable clock. */
+export function testProvisioner(settings: Partial<ProvisionerSettings> = {}) {
+  const loaded = Catalog.load(catalogDirs());
+  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+  const db = openDatabase(':memory:');
+  const clock = { t: 1_700_000_000_000, now() { return this.t; } };
+  let n = 0;
+  const provisioner = new Provisioner({
+    store: new SqliteStore(db),
+    renderer: loaded.catalog,
+    settings: { ...TEST_SETTINGS, ...settings },
+    clock,
+    newToken: () => `token${++n}`,
+  });
+  return { provisioner, store: provisioner.store, clock, db };
+}
