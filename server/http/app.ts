@@ -1,0 +1,44 @@
+/**
+ * buildApp assembles the HTTP service without listening, so tests drive it with inject().
+ */
+import fastifyStatic from '@fastify/static';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Provisioner } from '../core/provisioner.js';
+import { isRackbootError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { apiRoutes } from './api-routes.js';
+import { bootRoutes } from './boot-routes.js';
+
+export interface AppOptions {
+  readonly provisioner: Provisioner;
+  readonly assetsDir: string;
+  /** Where the iPXE binaries are (the TFTP root). */
+  readonly firmwareDir: string;
+  readonly logger: Logger;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ svc: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // boot firmware sends odd but harmless URLs; keep the limits explicit
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    bodyLimit: 1024 * 1024,
+  });
+  // serve: false: files are only sent by routes that decide which file a machine may have
+  await app.register(fastifyStatic, { root: options.assetsDir, serve: false });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (isRackbootError(error)) {
+      return reply.code(error.status).send({ error: error.message, code: error.code, details: error.details });
+    }
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.code(status).send({ error: (error as Error).message });
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir });
+  await app.register(apiRoutes, { prefix: '/api/v1', provisioner: options.provisioner });
+  return app;
+}

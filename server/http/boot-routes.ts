@@ -1,0 +1,89 @@
+/**
+ * Routes machines use while they boot: the iPXE chain script, the per-machine script, kernel and
+ * initrd bound to the boot token, the cloud-config and the callbacks. They are open (machines have no
+ * credentials) but every per-machine URL carries the boot token minted with the machine's script.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Outcome, Provisioner } from '../core/provisioner.js';
+
+const IPXE_TYPE = 'text/plain; charset=utf-8';
+
+export interface BootRoutesOptions {
+  readonly provisioner: Provisioner;
+  readonly assetsDir: string;
+  /** The iPXE binaries (the TFTP root): UEFI HTTP-boot clients fetch them over HTTP. */
+  readonly firmwareDir: string;
+}
+
+export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
+  const { provisioner, assetsDir, firmwareDir } = options;
+
+  app.get('/boot.ipxe', async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));
+
+  app.get<{ Querystring: { mac?: string; uuid?: string } }>('/ipxe', async (request, reply) => {
+    const outcome = provisioner.machineScript({ ...pick(request.query), clientIp: request.ip });
+    return sendOutcome(reply.type(IPXE_TYPE), outcome);
+  });
+
+  // UEFI HTTP boot (option 60 HTTPClient) is handed this URL instead of a TFTP file name.
+  app.get<{ Params: { file: string } }>('/ipxe/:file', async (request, reply) => {
+    const file = request.params.file;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(efi|kpxe|pxe|lkrn)$/.test(file)) return reply.code(404).send('not an iPXE binary\n');
+    if (!existsSync(join(firmwareDir, file))) return reply.code(404).send(`${file} is not in ${firmwareDir}\n`);
+    return reply.sendFile(file, firmwareDir);
+  });
+
+  app.get<{ Params: { token: string; name: string } }>('/boot/:token/kernel/:name', async (request, reply) =>
+    sendBootAsset(reply, request.params.token, 'kernel', 0),
+  );
+  app.get<{ Params: { token: string; index: string; name: string } }>(
+    '/boot/:token/initrd/:index/:name',
+    async (request, reply) => sendBootAsset(reply, request.params.token, 'initrd', Number(request.params.index)),
+  );
+
+  app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) =>
+    sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip)),
+  );
+
+  app.post<{ Params: { token: string }; Body: { event?: unknown; message?: unknown } }>(
+    '/callback/:token',
+    { schema: { body: { type: 'object', properties: { event: { type: 'string' }, message: { type: 'string' } }, required: ['event'] } } },
+    async (request, reply) => {
+      const outcome = provisioner.callback(request.params.token, request.body, request.ip);
+      if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.message });
+      return reply.send({ recorded: outcome.value.type, id: outcome.value.id });
+    },
+  );
+
+  async function sendBootAsset(reply: FastifyReply, token: string, kind: 'kernel' | 'initrd', index: number) {
+    const outcome = provisioner.bootAsset(token, kind, index);
+    if (!outcome.ok) return reply.code(outcome.status).type('text/plain').send(`${outcome.message}\n`);
+    const asset = outcome.value;
+    if (!existsSync(join(assetsDir, asset.path))) {
+      provisioner.record(asset.machine, 'failed', `boot asset missing on the server: ${join(assetsDir, asset.path)}`);
+      return reply.code(404).type('text/plain').send(`asset ${asset.path} is missing on the server\n`);
+    }
+    reply.raw.once('finish', () => {
+      // a download counts once: a whole file, or the first of a series of range requests
+      const range = String(reply.getHeader('content-range') ?? '');
+      if (reply.statusCode === 200 || (reply.statusCode === 206 && range.startsWith('bytes 0-'))) {
+        provisioner.assetServed(asset, kind, Number(reply.getHeader('content-length') ?? 0));
+      }
+    });
+    return reply.sendFile(asset.path, assetsDir);
+  }
+}
+
+function sendOutcome(reply: FastifyReply, outcome: Outcome<string>) {
+  if (!outcome.ok) return reply.code(outcome.status).send(`${outcome.message}\n`);
+  return reply.send(outcome.value);
+}
+
+function pick(query: { mac?: string; uuid?: string }): { mac?: string; uuid?: string } {
+  const out: { mac?: string; uuid?: string } = {};
+  if (typeof query.mac === 'string' && query.mac !== '') out.mac = query.mac;
+  if (typeof query.uuid === 'string' && query.uuid !== '') out.uuid = query.uuid;
+  return out;
+}
