@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+/**
+ * rackboot <command>. Exit codes: 0 success, 1 operation failed, 2 usage or configuration error.
+ */
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { loadConfigFile, loadEmbeddedConfig, type Config, type ConfigResult } from './config.js';
+import { isValidMachineName, normaliseMac, normaliseUuid } from './core/identifiers.js';
+import { isIpv4 } from './core/ipv4.js';
+import type { Machine } from './core/types.js';
+import { isRackbootError } from './errors.js';
+import { createLogger } from './log.js';
+import { createProvisioner, startServer } from './main.js';
+import { formatTable, formatTime } from './cli-format.js';
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function resolveConfig(flag: string | undefined): { config: Config; warnings: readonly string[] } {
+  const path = flag ?? process.env.RACKBOOT_CONFIG;
+  const result: ConfigResult = path ? loadConfigFile(resolve(path)) : loadEmbeddedConfig(process.cwd());
+  if (!result.config) throw new CliError('the configuration is invalid', EXIT_USAGE, result.errors);
+  return { config: result.config, warnings: result.warnings };
+}
+
+function withProvisioner<T>(configFlag: string | undefined, work: (p: ReturnType<typeof createProvisioner>['provisioner']) => T): T {
+  const { config } = resolveConfig(configFlag);
+  const { provisioner, close } = createProvisioner(config);
+  try {
+    return work(provisioner);
+  } finally {
+    close();
+  }
+}
+
+const program = new Command();
+program
+  .name('rackboot')
+  .description('PXE bare-metal provisioning: DHCP, TFTP, HTTP boot and install tracking')
+  .option('-c, --config <file>', 'configuration file (default: $RACKBOOT_CONFIG, else the embedded default)')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the DHCP, TFTP and HTTP services')
+  .action(async () => {
+    const { config, warnings } = resolveConfig(program.opts().config);
+    const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level);
+    for (const warning of warnings) logger.warn(warning);
+    const server = await startServer(config, logger);
+    process.stdout.write(
+      [
+        `rackboot serving (config: ${config.source})`,
+        ...server.listening.map((line) => `  ${line}`),
+        `  data  ${server.databasePath}`,
+        `  assets ${config.boot.assetsDir}`,
+        config.dhcp.enabled ? '' : '  dhcp  off (enable it in a config file that names the provisioning subnet)',
+      ]
+        .filter((l) => l !== '')
+        .join('\n') + '\n',
+    );
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      server.close().then(
+        () => process.exit(0),
+        () => process.exit(EXIT_FAILED),
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+
+const machines = program.command('machines').description('the machine inventory');
+
+machines
+  .command('add')
+  .description('register a machine by hand: its MAC(s), reserved IP and role')
+  .requiredOption('--mac <mac...>', 'MAC address of a boot NIC (repeat for several)')
+  .option('--ip <address>', 'reserved static IPv4 address')
+  .option('--name <name>', 'host name (default: derived from the IP or MAC)')
+  .option('--role <role>', 'role from the boot menu (e.g. dev, small, production-worker)')
+  .option('--uuid <uuid>', 'system UUID / BMC GUID')
+  .option('--json', 'print the machine as JSON')
+  .action((options: { mac: string[]; ip?: string; name?: string; role?: string; uuid?: string; json?: boolean }) => {
+    const input = parseNewMachine(options);
+    const machine = withProvisioner(program.opts().config, (p) => p.registerMachine(input));
+    if (options.json) process.stdout.write(`${JSON.stringify(publicMachine(machine), null, 2)}\n`);
+    else process.stdout.write(`added ${machine.name}: ${machine.macs.join(', ')} -> ${machine.ip ?? '(no IP)'}\n`);
+  });
+
+machines
+  .command('list')
+  .description('list machines with their state')
+  .option('--json', 'JSON instead of a table')
+  .action((options: { json?: boolean }) => {
+    const list = withProvisioner(program.opts().config, (p) => p.store.listMachines());
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(list.map(publicMachine), null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      formatTable(
+        ['NAME', 'MACS', 'IP', 'ROLE', 'STATE', 'SINCE'],
+        list.map((m) => [m.name, m.macs.join(','), m.ip ?? '-', m.role ?? '-', m.state, formatTime(m.stateChangedAt)]),
+      ),
+    );
+  });
+
+machines
+  .command('discovered')
+  .description('MACs that asked for DHCP or a boot script but are not in the inventory')
+  .option('--json', 'JSON instead of a table')
+  .action((options: { json?: boolean }) => {
+    const list = withProvisioner(program.opts().config, (p) => p.store.listDiscovered());
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      formatTable(
+        ['MAC', 'FIRST SEEN', 'LAST SEEN', 'SIGHTINGS', 'FACTS'],
+        list.map((d) => [d.mac, formatTime(d.firstSeen), formatTime(d.lastSeen), String(d.sightings), JSON.stringify(d.facts)]),
+      ),
+    );
+  });
+
+program
+  .command('events')
+  .description("a machine's timeline, or every event")
+  .argument('[machine]', 'name, MAC or IP')
+  .option('--json', 'JSON instead of a table')
+  .option('--limit <n>', 'at most this many events', '200')
+  .action((ref: string | undefined, options: { json?: boolean; limit: string }) => {
+    const events = withProvisioner(program.opts().config, (p) => {
+      if (ref === undefined) return p.store.listEvents({ limit: Number(options.limit) });
+      const machine = p.machineByRef(ref);
+      if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
+      return p.store.listEvents({ machineId: machine.id, limit: Number(options.limit) });
+    });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      formatTable(
+        ['TIME', 'MACHINE', 'EVENT', 'MESSAGE'],
+        events.map((e) => [formatTime(e.at), e.machineId === null ? (e.mac ?? '-') : String(e.machineId), e.type, e.message]),
+      ),
+    );
+  });
+
+program
+  .command('config')
+  .description('check a configuration file and print the effective configuration')
+  .addOption(new Option('--quiet', 'print only problems'))
+  .action((options: { quiet?: boolean }) => {
+    const { config, warnings } = resolveConfig(program.opts().config);
+    for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+    if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  });
+
+function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; uuid?: string }) {
+  const problems: string[] = [];
+  const macs = options.mac.map((raw) => {
+    const mac = normaliseMac(raw);
+    if (!mac) problems.push(`--mac ${raw}: not a MAC address (expected aa:bb:cc:dd:ee:ff)`);
+    return mac ?? '';
+  });
+  if (new Set(macs).size !== macs.length) problems.push('--mac: the same MAC is given twice');
+  if (options.ip !== undefined && !isIpv4(options.ip)) problems.push(`--ip ${options.ip}: not an IPv4 address`);
+  const uuid = options.uuid === undefined ? null : normaliseUuid(options.uuid);
+  if (options.uuid !== undefined && !uuid) problems.push(`--uuid ${options.uuid}: not a UUID`);
+  const name = options.name ?? defaultName(options.ip, macs[0] ?? '');
+  if (!isValidMachineName(name)) problems.push(`--name ${name}: use lower-case letters, digits and hyphens (a host name)`);
+  if (problems.length > 0) throw new CliError('invalid machine', EXIT_USAGE, problems);
+  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, uuid };
+}
+
+function defaultName(ip: string | undefined, mac: string): string {
+  if (ip !== undefined && isIpv4(ip)) return `node-${ip.replace(/\./g, '-')}`;
+  return `node-${mac.replace(/:/g, '')}`;
+}
+
+function publicMachine(machine: Machine) {
+  const { bootToken: _token, ...rest } = machine;
+  return rest;
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CliError) {
+    process.stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.exit(error.exitCode);
+  }
+  if (isRackbootError(error)) {
+    process.stderr.write(`rackboot: ${error.message} [${error.code}]\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.exit(error.code === 'RACKBOOT_ERR_CONFIG' || error.code === 'RACKBOOT_ERR_CATALOG' ? EXIT_USAGE : EXIT_FAILED);
+  }
+  process.stderr.write(`rackboot: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(EXIT_FAILED);
+});
