@@ -1,0 +1,187 @@
+/**
+ * The walking skeleton, proven with real firmware: QEMU VMs PXE-boot from a rackboot process that
+ * runs inside a network namespace this test creates, and must reach the test OS's callbacks.
+ *   1. SeaBIOS + the NIC's iPXE ROM: DHCP -> HTTP script -> kernel + initrd -> callback
+ *   2. SeaBIOS, the ROM's iPXE told to chainload rackboot's undionly.kpxe over TFTP first
+ *   3. OVMF's native UEFI PXE client -> TFTP snponly.efi -> HTTP -> callback
+ * Needs root, QEMU, iPXE ROMs, OVMF and the test OS (built on first use); skips saying what is missing.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { createLabNetwork, uniqueLabName, type LabNetwork } from '../../server/lab/netns.js';
+import { checkLabPrereqs, testOsFiles } from '../../server/lab/prereqs.js';
+import type { LabProcess } from '../../server/lab/process.js';
+import { startVm, type Vm, type VmFirmware } from '../../server/lab/qemu.js';
+import { rackboot } from '../helpers/cli.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BOOT_TIMEOUT_MS = 180_000;
+const testOs = testOsFiles(join(ROOT, '.cache', 'test-os'));
+
+function prerequisites(): string | null {
+  const basic = checkLabPrereqs({ needQemu: true, needIpxeRom: true, needOvmf: true });
+  if (!basic.ok) return basic.missing.join('; ');
+  {
+    // always run the build: its up-to-date check takes under a second and catches an edited /init
+    const build = spawnSync('bash', [join(ROOT, 'scripts', 'build-test-os.sh'), testOs.dir], { encoding: 'utf8', timeout: 600_000 });
+    if (build.status !== 0) return `the test OS could not be built: ${(build.stderr || build.stdout).trim().split('\n').slice(-3).join(' ')}`;
+  }
+  return null;
+}
+
+const skipReason = prerequisites();
+
+describe('real firmware PXE-boots from rackboot to the OS callback', { skip: skipReason ?? false }, () => {
+  let lab: LabNetwork;
+  let work: string;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'rb-pxe-'));
+    lab = await createLabNetwork({ name: uniqueLabName('rbpxe'), subnet: '10.99.0.0/24' });
+    // Limited broadcasts need a route in a namespace that has no default route (docs/real-hardware.md).
+    await lab.exec('ip', ['route', 'add', '255.255.255.255/32', 'dev', lab.bridge]);
+  });
+
+  after(async () => {
+    await lab?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function bootOnce(options: {
+    label: string;
+    firmware: VmFirmware;
+    mac: string;
+    hostNumber: number;
+    chainloadEmbeddedIpxe: boolean;
+  }) {
+    const dir = mkdtempSync(join(work, `${options.label}-`));
+    const ip = lab.hostAddress(options.hostNumber);
+    const server = lab.serverAddress;
+    const config = join(dir, 'rackboot.yaml');
+    writeFileSync(
+      config,
+      `dataDir: ${dir}/data
+log: { level: debug }
+server: { address: ${server} }
+http: { listen: ${server}, port: 8080 }
+tftp: { listen: ${server}, port: 69 }
+dhcp:
+  enabled: true
+  chainloadEmbeddedIpxe: ${options.chainloadEmbeddedIpxe}
+  subnets: [{ cidr: ${lab.subnet}, gateway: ${server}, dns: [${server}], leaseSeconds: 600 }]
+boot:
+  assetsDir: ${testOs.dir}
+  os: { name: test-os, kernel: vmlinuz, initrds: [initrd.img], args: [rackboot.test.poweroff] }
+  kernelArgs: [console=ttyS0]
+`,
+    );
+    const add = rackboot(['--config', config, 'machines', 'add', '--mac', options.mac, '--ip', ip, '--name', options.label]);
+    assert.equal(add.code, 0, add.stderr);
+
+    let rb: LabProcess | undefined;
+    let vm: Vm | undefined;
+    try {
+      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli.ts'), '--config', config, 'serve'], {
+        cwd: ROOT,
+        logFile: join(dir, 'rackboot.log'),
+      });
+      await rb.waitForOutput(/rackboot serving/, 30_000);
+      const tap = await lab.addTap(`tap-${options.label}`.slice(0, 15));
+      vm = await startVm({ netns: lab, tap, mac: options.mac, firmware: options.firmware, serialLog: join(dir, 'serial.log') });
+      const events = await waitForEvent(join(dir, 'data', 'rackboot.db'), options.label, 'ready', BOOT_TIMEOUT_MS, () => {
+        const exit = rb?.exitStatus;
+        return exit ? `rackboot exited (${JSON.stringify(exit)}):\n${rb?.output().slice(-3000)}` : null;
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}\n--- serial (tail) ---\n${vm?.serial().slice(-3000)}\n--- rackboot (tail) ---\n${rb?.output().slice(-3000)}`);
+      });
+      return { events, ip, db: join(dir, 'data', 'rackboot.db') };
+    } finally {
+      await vm?.stop();
+      await rb?.stop();
+    }
+  }
+
+  test('SeaBIOS + iPXE ROM: DHCP -> HTTP script -> kernel + initrd -> callback', async () => {
+    const result = await bootOnce({ label: 'bios-rom', firmware: 'bios-ipxe-rom', mac: '52:54:00:99:00:11', hostNumber: 11, chainloadEmbeddedIpxe: false });
+    assertSequence(result.events, ['dhcp', 'ipxe', 'booting', 'booted', 'configured', 'ready']);
+    assert.ok(!result.events.some((e) => e.type === 'firmware-loaded'), 'no TFTP on this path');
+    assertLease(result.db, '52:54:00:99:00:11', result.ip, result.events);
+  });
+
+  test('SeaBIOS, ROM iPXE chainloads undionly.kpxe over TFTP, which boots over HTTP without a loop', async () => {
+    const result = await bootOnce({ label: 'bios-undi', firmware: 'bios-ipxe-rom', mac: '52:54:00:99:00:12', hostNumber: 12, chainloadEmbeddedIpxe: true });
+    assertSequence(result.events, ['dhcp', 'firmware-loaded', 'dhcp', 'ipxe', 'booting', 'booted', 'configured', 'ready']);
+    const loaded = result.events.filter((e) => e.type === 'firmware-loaded');
+    assert.equal(loaded.length, 1, 'undionly.kpxe is fetched exactly once: the chained iPXE is not handed iPXE again');
+    assert.match(loaded[0]?.message ?? '', /undionly\.kpxe/);
+    assertLease(result.db, '52:54:00:99:00:12', result.ip, result.events);
+  });
+
+  test('OVMF native UEFI PXE -> TFTP snponly.efi -> HTTP -> callback', async () => {
+    const result = await bootOnce({ label: 'uefi-pxe', firmware: 'uefi-pxe', mac: '52:54:00:99:00:13', hostNumber: 13, chainloadEmbeddedIpxe: false });
+    assertSequence(result.events, ['dhcp', 'firmware-loaded', 'dhcp', 'ipxe', 'booting', 'booted', 'configured', 'ready']);
+    assert.match(result.events.find((e) => e.type === 'firmware-loaded')?.message ?? '', /snponly\.efi/);
+    assertLease(result.db, '52:54:00:99:00:13', result.ip, result.events);
+  });
+});
+
+if (skipReason) {
+  test('real firmware PXE boots', { skip: `skipped: ${skipReason}` }, () => {});
+}
+
+interface EventRow {
+  id: number;
+  type: string;
+  message: string;
+  data: string | null;
+}
+
+/** Polls the server's database (read-only; WAL allows it) until the machine records `type`. */
+async function waitForEvent(dbPath: string, machine: string, type: string, timeoutMs: number, fatal: () => string | null): Promise<EventRow[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last: EventRow[] = [];
+  while (Date.now() < deadline) {
+    const problem = fatal();
+    if (problem) throw new Error(problem);
+    if (existsSync(dbPath)) {
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      try {
+        last = db
+          .prepare('SELECT e.id, e.type, e.message, e.data FROM events e JOIN machines m ON m.id = e.machine_id WHERE m.name = ? ORDER BY e.id')
+          .all(machine) as EventRow[];
+      } finally {
+        db.close();
+      }
+      if (last.some((e) => e.type === type)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${machine} did not reach '${type}' within ${timeoutMs / 1000} s; events so far: ${last.map((e) => e.type).join(' -> ') || '(none)'}`);
+}
+
+/** The expected types appear in this order (other events, e.g. the OS's own DHCP, may come between). */
+function assertSequence(events: readonly EventRow[], expected: readonly string[]) {
+  const types = events.map((e) => e.type);
+  let at = 0;
+  for (const type of types) if (type === expected[at]) at++;
+  assert.equal(at, expected.length, `expected ${expected.join(' -> ')} in order; got ${types.join(' -> ')}`);
+  assert.ok(!types.includes('failed'), `a failed event: ${events.find((e) => e.type === 'failed')?.message}`);
+}
+
+function assertLease(dbPath: string, mac: string, ip: string, events: readonly EventRow[]) {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const lease = db.prepare('SELECT ip FROM leases WHERE mac = ?').get(mac) as { ip: string } | undefined;
+    assert.equal(lease?.ip, ip, 'the lease is the reserved IP');
+  } finally {
+    db.close();
+  }
+  for (const event of events.filter((e) => e.type === 'dhcp')) {
+    assert.equal((JSON.parse(event.data ?? '{}') as { ip?: string }).ip, ip, `dhcp event: ${event.message}`);
+  }
+}
