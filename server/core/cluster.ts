@@ -1,0 +1,218 @@
+/**
+ * etcd membership for the CoreOS cluster architectures, computed from the inventory alone so that every
+ * rackboot instance (and every render of every machine) reaches the same answer:
+ *
+ * - `dev`: no etcd.
+ * - `small`: every `small` machine is a member (3..9; an even count is a warning).
+ * - `test`: the `test` machine with the lowest IP is the only member; the others run a local gateway to it.
+ * - `production-central`: every central machine is a member (3..7; 4, 6 and 7 are warnings, 3 or 5 recommended).
+ * - `production-worker`: a local gateway to the central members (the central set must itself be valid).
+ *
+ * Members are ordered by IP (numerically, then by name). Everything this module puts into the context
+ * reaches systemd unit files unquoted, so every name, IP, the cluster name and the binary URL are
+ * validated here. Pure: no I/O (hashing is computation).
+ */
+import { createHash } from 'node:crypto';
+import { isValidMachineName } from './identifiers.js';
+import { parseIpv4 } from './ipv4.js';
+import { ROLES, type EtcdContext, type Role } from './render-context.js';
+
+export interface ClusterMachine {
+  readonly name: string;
+  readonly ip: string | null;
+  readonly role: string | null;
+}
+
+export interface EtcdInput {
+  /** The machine being rendered. Its own entry wins over an inventory entry of the same name. */
+  readonly machine: ClusterMachine;
+  /** Every registered machine (the rendered one may or may not be among them). */
+  readonly inventory: ReadonlyArray<ClusterMachine>;
+  /** Names the cluster in the bootstrap token: lower-case letters, digits and hyphens. */
+  readonly clusterName: string;
+  /** URL of the etcd binary in rackboot's offline assets. */
+  readonly binaryUrl: string;
+}
+
+export type EtcdResult =
+  | { ok: true; etcd: EtcdContext | null; warnings: string[] }
+  | { ok: false; errors: string[] };
+
+export const ETCD_PEER_PORT = 2380;
+export const ETCD_CLIENT_PORT = 2379;
+export const SMALL_MIN = 3;
+export const SMALL_MAX = 9;
+export const CENTRAL_MIN = 3;
+export const CENTRAL_MAX = 7;
+
+/** Which members a role's etcd cluster has; the token's group names the cluster. */
+type Group = 'small' | 'test' | 'production';
+
+interface Member {
+  readonly name: string;
+  readonly ip: string;
+  readonly ipValue: number;
+}
+
+const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/;
+/**
+ * The binary URL lands in an ExecStartPre= line: no whitespace, quotes, backslashes, `%` (systemd
+ * specifiers) or `$` (systemd variable expansion). Percent-encoded URLs are refused rather than escaped.
+ */
+const SAFE_URL = /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,=-]+$/;
+
+export function computeEtcd(input: EtcdInput): EtcdResult {
+  const { machine } = input;
+  if (machine.role === null || machine.role === '') return { ok: true, etcd: null, warnings: [] };
+  if (!isRole(machine.role)) {
+    return { ok: false, errors: [`${describe(machine.name)} has role ${JSON.stringify(machine.role)}, which is not one of ${ROLES.join(', ')}.`] };
+  }
+  const role = machine.role;
+  if (role === 'dev') return { ok: true, etcd: null, warnings: [] };
+
+  const errors: string[] = [];
+  if (!CLUSTER_NAME.test(input.clusterName)) {
+    errors.push(`The cluster name ${JSON.stringify(input.clusterName)} must be 1 to 42 lower-case letters, digits or hyphens; it names the etcd bootstrap token.`);
+  }
+  if (!SAFE_URL.test(input.binaryUrl)) {
+    errors.push(`The etcd binary URL ${JSON.stringify(input.binaryUrl)} must be an http(s) URL without spaces, quotes, backslashes, semicolons, "%" or "$" (it is written into a systemd unit).`);
+  }
+  if (role === 'test' || role === 'production-worker') {
+    // small and production-central machines are members: memberSet checks them with the others.
+    if (!isValidMachineName(machine.name)) {
+      errors.push(`${describe(machine.name)} is not a valid host name (lower-case letters, digits and hyphens).`);
+    }
+    if (parseIpv4(machine.ip ?? '') === null) {
+      errors.push(machine.ip === null || machine.ip === ''
+        ? `${role} machine ${machine.name} has no reserved IP; etcd roles need a static address on every machine.`
+        : `${role} machine ${machine.name} has IP ${JSON.stringify(machine.ip)}, which is not an IPv4 address.`);
+    }
+  }
+
+  const everyone = [...input.inventory.filter((m) => m.name !== machine.name), machine];
+  const group: Group = role === 'small' ? 'small' : role === 'test' ? 'test' : 'production';
+  const warnings: string[] = [];
+  let members: Member[];
+  if (role === 'small') {
+    const set = memberSet(everyone, 'small', errors);
+    members = set.members;
+    checkSize('small', set.total, errors, warnings);
+  } else if (role === 'test') {
+    // Only the lowest-IP test machine needs to be valid here; the others are gateways and need only their own IP.
+    const candidates = everyone.filter((m) => m.role === 'test' && parseIpv4(m.ip ?? '') !== null);
+    const [first, second] = sortMembers(candidates.map(toMember));
+    members = first === undefined ? [] : [first];
+    if (first !== undefined && !isValidMachineName(first.name)) {
+      errors.push(`test machine ${JSON.stringify(first.name)} would be the etcd member, but it is not a valid host name.`);
+    }
+    if (first !== undefined && second !== undefined && first.ipValue === second.ipValue) {
+      errors.push(`test machines ${first.name} and ${second.name} share the IP ${first.ip}; the etcd member needs its own address.`);
+    }
+  } else {
+    const set = memberSet(everyone, 'production-central', errors);
+    members = set.members;
+    if (role === 'production-worker' && set.total === 0) {
+      errors.push(`production-worker ${machine.name} has no production-central machines to reach; register 3 or 5 central nodes first.`);
+    } else {
+      checkSize('production-central', set.total, errors, warnings);
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  const peerUrl = (m: Member) => `http://${m.ip}:${ETCD_PEER_PORT}`;
+  const initialCluster = members.map((m) => `${m.name}=${peerUrl(m)}`).join(',');
+  const endpoints = members.map((m) => `${m.ip}:${ETCD_CLIENT_PORT}`).join(',');
+  const self = members.find((m) => m.name === machine.name);
+  const isMember = role !== 'production-worker' && self !== undefined;
+  return {
+    ok: true,
+    warnings,
+    etcd: {
+      member: isMember,
+      name: isMember ? machine.name : '',
+      initialCluster,
+      token: clusterToken(input.clusterName, group, members),
+      state: 'new',
+      peerUrl: isMember && self ? peerUrl(self) : '',
+      clientUrl: isMember && self ? `http://${self.ip}:${ETCD_CLIENT_PORT}` : '',
+      endpoints,
+      binaryUrl: input.binaryUrl,
+    },
+  };
+}
+
+/**
+ * `rackboot-<cluster>-<group>-<10 hex>`: the hash covers the sorted `name=ip` list, so a re-created
+ * cluster with other machines or addresses never cross-talks with the old one, and every rackboot
+ * instance derives the same token.
+ */
+export function clusterToken(clusterName: string, group: string, members: ReadonlyArray<{ name: string; ip: string }>): string {
+  const list = members.map((m) => `${m.name}=${m.ip}`).sort().join(',');
+  const digest = createHash('sha256').update(list).digest('hex').slice(0, 10);
+  return `rackboot-${clusterName}-${group}-${digest}`;
+}
+
+function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+function describe(name: string): string {
+  return `Machine ${JSON.stringify(name)}`;
+}
+
+function toMember(m: ClusterMachine): Member {
+  return { name: m.name, ip: m.ip ?? '', ipValue: parseIpv4(m.ip ?? '') ?? -1 };
+}
+
+function sortMembers(members: Member[]): Member[] {
+  return members.sort((a, b) => a.ipValue - b.ipValue || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Every machine of `role`, each checked (name, IP, no shared IP), the valid ones ordered by IP.
+ * `total` counts the invalid ones too, so a missing IP is not also reported as a too-small cluster.
+ */
+function memberSet(everyone: ReadonlyArray<ClusterMachine>, role: Role, errors: string[]): { members: Member[]; total: number } {
+  const found = everyone.filter((m) => m.role === role);
+  const valid: ClusterMachine[] = [];
+  for (const m of found) {
+    if (!isValidMachineName(m.name)) {
+      errors.push(`${role} member ${JSON.stringify(m.name)} is not a valid host name (lower-case letters, digits and hyphens).`);
+    } else if (m.ip === null || m.ip === '') {
+      errors.push(`${role} member ${m.name} has no reserved IP; etcd static bootstrap needs a fixed address for every member.`);
+    } else if (parseIpv4(m.ip) === null) {
+      errors.push(`${role} member ${m.name} has IP ${JSON.stringify(m.ip)}, which is not an IPv4 address.`);
+    } else {
+      valid.push(m);
+    }
+  }
+  const members = sortMembers(valid.map(toMember));
+  for (let i = 1; i < members.length; i++) {
+    const a = members[i - 1] as Member;
+    const b = members[i] as Member;
+    if (a.ipValue === b.ipValue) errors.push(`${role} members ${a.name} and ${b.name} share the IP ${a.ip}; each etcd member needs its own address.`);
+  }
+  return { members, total: found.length };
+}
+
+function checkSize(role: 'small' | 'production-central', count: number, errors: string[], warnings: string[]): void {
+  const [min, max] = role === 'small' ? [SMALL_MIN, SMALL_MAX] : [CENTRAL_MIN, CENTRAL_MAX];
+  if (count < min) {
+    const need = role === 'small' ? `at least ${min}` : '3 or 5';
+    errors.push(`${role} has ${count} member${count === 1 ? '' : 's'}; etcd needs ${need} for fault tolerance.`);
+  } else if (count > max) {
+    errors.push(role === 'small'
+      ? `small has ${count} members; a small cluster runs etcd on every node and supports at most ${max} (use production-central and production-worker beyond that).`
+      : `production-central has ${count} members; at most ${max} are supported and 3 or 5 are recommended.`);
+  } else if (count % 2 === 0) {
+    const t = faultTolerance(count);
+    warnings.push(`${role} has ${count} members; an even count adds no fault tolerance (${count} members survive ${t} failure${t === 1 ? '' : 's'}, as ${count - 1} do), so use ${count - 1} or ${count + 1}.`);
+  } else if (role === 'production-central' && count === 7) {
+    warnings.push('production-central has 7 members; 3 or 5 are recommended (every extra member slows writes, and 5 already survive 2 failures).');
+  }
+}
+
+/** How many members a cluster of `size` can lose and keep a majority: size - (floor(size/2) + 1). */
+export function faultTolerance(size: number): number {
+  return size - (Math.floor(size / 2) + 1);
+}
