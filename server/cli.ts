@@ -5,12 +5,16 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { loadConfigFile, loadEmbeddedConfig, type Config, type ConfigResult } from './config.js';
+import { isRole } from './core/cloud-config-context.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from './core/identifiers.js';
+import { ROLES, type BootMode } from './core/render-context.js';
 import { isIpv4 } from './core/ipv4.js';
 import type { Machine } from './core/types.js';
 import { isRackbootError } from './errors.js';
 import { createLogger } from './log.js';
 import { createProvisioner, startServer } from './main.js';
+import { previewDhcp } from './preview-dhcp.js';
+import { dhcpSettings } from './services/dhcp-service.js';
 import { formatTable, formatTime } from './cli-format.js';
 
 const EXIT_FAILED = 1;
@@ -88,10 +92,11 @@ machines
   .requiredOption('--mac <mac...>', 'MAC address of a boot NIC (repeat for several)')
   .option('--ip <address>', 'reserved static IPv4 address')
   .option('--name <name>', 'host name (default: derived from the IP or MAC)')
-  .option('--role <role>', 'role from the boot menu (e.g. dev, small, production-worker)')
+  .option('--role <role>', `role: ${ROLES.join(', ')} (default: none, the machine shows the boot menu)`)
+  .addOption(new Option('--mode <mode>', 'how the role boots').choices(['install', 'memory']).default('install'))
   .option('--uuid <uuid>', 'system UUID / BMC GUID')
   .option('--json', 'print the machine as JSON')
-  .action((options: { mac: string[]; ip?: string; name?: string; role?: string; uuid?: string; json?: boolean }) => {
+  .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; json?: boolean }) => {
     const input = parseNewMachine(options);
     const machine = withProvisioner(program.opts().config, (p) => p.registerMachine(input));
     if (options.json) process.stdout.write(`${JSON.stringify(publicMachine(machine), null, 2)}\n`);
@@ -135,6 +140,59 @@ machines
   });
 
 program
+  .command('assign')
+  .description('give machines a role; each boots it on its next PXE boot (--menu: forget the role, show the menu)')
+  .argument('<machines...>', 'names, MACs or IPs')
+  .option('--role <role>', `one of ${ROLES.join(', ')}`)
+  .addOption(new Option('--mode <mode>', 'install to disk, or boot in memory').choices(['install', 'memory']).default('install'))
+  .option('--menu', 'clear the role: the next boot shows the menu')
+  .action((refs: string[], options: { role?: string; mode: BootMode; menu?: boolean }) => {
+    if ((options.role === undefined) === (options.menu !== true)) throw new CliError('give either --role or --menu', EXIT_USAGE);
+    const role = options.role ?? null;
+    if (role !== null && !isRole(role)) throw new CliError(`--role ${role}: not one of ${ROLES.join(', ')}`, EXIT_USAGE);
+    withProvisioner(program.opts().config, (p) => {
+      const machines = refs.map((ref) => p.machineByRef(ref) ?? ref);
+      const missing = machines.filter((m): m is string => typeof m === 'string');
+      if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
+      for (const machine of machines as Machine[]) {
+        const updated = p.assignRole(machine, role, options.mode);
+        process.stdout.write(`${updated.name}: ${updated.role === null ? 'no role (boot menu)' : `${updated.role} (${updated.bootMode})`}\n`);
+      }
+    });
+  });
+
+program
+  .command('preview')
+  .description('what a machine would get now (DHCP answer, iPXE script, cloud-config), without booting it')
+  .argument('<machine>', 'name, MAC or IP')
+  .addOption(new Option('--firmware <kind>', 'the DHCP client to simulate').choices(['bios', 'uefi', 'ipxe']).default('ipxe'))
+  .option('--json', 'JSON instead of text')
+  .action((ref: string, options: { firmware: 'bios' | 'uefi' | 'ipxe'; json?: boolean }) => {
+    const { config } = resolveConfig(program.opts().config);
+    const result = withProvisioner(program.opts().config, (p) => {
+      const machine = p.machineByRef(ref);
+      if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
+      return { preview: p.preview(machine), dhcp: previewDhcp(machine, options.firmware, dhcpSettings(config)) };
+    });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    const { preview, dhcp } = result;
+    const out: string[] = [
+      `# ${preview.machine.name}: ${preview.machine.state}, boots ${preview.plan}`,
+      `# DHCP (${options.firmware}): ${dhcp}`,
+      '# iPXE script',
+      preview.script.ok ? preview.script.value.trimEnd() : `ERROR: ${preview.script.message}`,
+      `# cloud-config${preview.cloudConfig.ok ? ` (${preview.cloudConfig.template})` : ''}`,
+      preview.cloudConfig.ok ? preview.cloudConfig.text.trimEnd() : `NOT SERVED:\n${preview.cloudConfig.errors.map((e) => `  - ${e}`).join('\n')}`,
+      ...(preview.cloudConfig.ok ? preview.cloudConfig.warnings.map((w) => `# warning: ${w}`) : []),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (!preview.script.ok || !preview.cloudConfig.ok) process.exitCode = EXIT_FAILED;
+  });
+
+program
   .command('events')
   .description("a machine's timeline, or every event")
   .argument('[machine]', 'name, MAC or IP')
@@ -169,7 +227,7 @@ program
     if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
   });
 
-function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; uuid?: string }) {
+function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string }) {
   const problems: string[] = [];
   const macs = options.mac.map((raw) => {
     const mac = normaliseMac(raw);
@@ -180,10 +238,11 @@ function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; r
   if (options.ip !== undefined && !isIpv4(options.ip)) problems.push(`--ip ${options.ip}: not an IPv4 address`);
   const uuid = options.uuid === undefined ? null : normaliseUuid(options.uuid);
   if (options.uuid !== undefined && !uuid) problems.push(`--uuid ${options.uuid}: not a UUID`);
+  if (options.role !== undefined && !isRole(options.role)) problems.push(`--role ${options.role}: not one of ${ROLES.join(', ')}`);
   const name = options.name ?? defaultName(options.ip, macs[0] ?? '');
   if (!isValidMachineName(name)) problems.push(`--name ${name}: use lower-case letters, digits and hyphens (a host name)`);
   if (problems.length > 0) throw new CliError('invalid machine', EXIT_USAGE, problems);
-  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, uuid };
+  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, bootMode: options.mode, uuid };
 }
 
 function defaultName(ip: string | undefined, mac: string): string {
@@ -192,7 +251,7 @@ function defaultName(ip: string | undefined, mac: string): string {
 }
 
 function publicMachine(machine: Machine) {
-  const { bootToken: _token, ...rest } = machine;
+  const { bootToken: _token, configToken: _config, ...rest } = machine;
   return rest;
 }
 

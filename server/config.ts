@@ -51,7 +51,10 @@ const configSchema = z.strictObject({
       listen: z.ipv4().default('127.0.0.1'),
       port: port.default(8080),
       /** Base URL written into boot scripts; defaults to http://<server.address>:<port>. */
-      publicUrl: z.url().optional(),
+      publicUrl: z
+        .url()
+        .regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9._~/-]*)?$/, 'a plain http(s)://host[:port][/path] URL (it is written into boot scripts and unit files)')
+        .optional(),
     })
     .prefault({}),
   tftp: z
@@ -85,7 +88,28 @@ const configSchema = z.strictObject({
       os: osSchema.prefault({}),
       /** Extra kernel arguments for every boot, e.g. a serial console. */
       kernelArgs: z.array(z.string().regex(/^[^\s]+$/, 'a kernel argument may not contain white space')).default([]),
+      /** cloud-config template for machines booted without a role (the menu's debug entry). */
       cloudConfig: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('default'),
+      menu: z
+        .strictObject({
+          /** menus/<name>.yaml */
+          name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('default'),
+          /** What a machine without a role boots when nobody chooses: the safe choice is its disk. */
+          defaultItem: z.string().min(1).default('local'),
+          timeoutSeconds: z.number().int().min(1).max(3600).default(30),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      /** Part of every etcd cluster token: clusters of different racks never join each other. */
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/).default('rack'),
+      sshAuthorizedKeys: z.array(z.string().regex(/^(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+( [^\n]*)?$/, 'an OpenSSH public key line')).default([]),
+      /** NTP servers of the installed systems (timesyncd); none: they use what DHCP offers. */
+      ntpServers: z.array(z.string().min(1)).default([]),
+      /** The etcd binary below boot.assetsDir (served at /assets/...), for offline etcd members and gateways. */
+      etcdBinary: z.string().min(1).default('etcd/etcd'),
     })
     .prefault({}),
 });

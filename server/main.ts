@@ -29,7 +29,10 @@ export function databasePath(config: Config): string {
 }
 
 export function loadCatalog(config: Config): Catalog {
-  const result = Catalog.load(catalogDirs(), { requiredCloudConfigs: [config.boot.cloudConfig] });
+  const result = Catalog.load(catalogDirs(), {
+    requiredCloudConfigs: [config.boot.cloudConfig],
+    menu: { name: config.boot.menu.name, defaultItem: config.boot.menu.defaultItem },
+  });
   if (!result.ok) {
     throw new RackbootError('RACKBOOT_ERR_CATALOG', `the catalog has ${result.errors.length} error(s)`, { details: result.errors });
   }
@@ -43,10 +46,14 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; c
     renderer: loadCatalog(config),
     settings: {
       publicUrl: config.http.publicUrl,
+      serverAddress: config.server.address,
       os: config.boot.os,
       kernelArgs: config.boot.kernelArgs,
       cloudConfig: config.boot.cloudConfig,
-      ...(config.dhcp.enabled ? { dhcp: dhcpSettings(config) } : {}),
+      menu: config.boot.menu,
+      subnets: config.dhcp.subnets,
+      cluster: config.cluster,
+      dhcp: dhcpSettings(config),
     },
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),

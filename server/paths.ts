@@ -13,5 +13,5 @@ export function packageRoot(): string {
 }
 
 export function catalogDirs(root: string = packageRoot()) {
-  return { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs') };
+  return { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs'), menus: join(root, 'menus') };
 }

@@ -28,6 +28,9 @@ export const EVENT_TYPES = [
   'stuck',
   'token-refused',
   'render-failed',
+  'menu-choice',
+  'role-assigned',
+  'warning',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -9,6 +9,7 @@ export interface NewMachine {
   readonly macs: readonly MacAddress[];
   readonly ip: string | null;
   readonly role: string | null;
+  readonly bootMode?: 'memory' | 'install';
   readonly uuid?: string | null;
   readonly bmcAddress?: string | null;
 }
@@ -49,6 +50,9 @@ export interface InventoryStore {
   addMachine(machine: NewMachine, now: number): Machine;
   setState(machineId: number, state: MachineState, now: number): void;
   setBootToken(machineId: number, token: string | null): void;
+  machineByConfigToken(token: string): Machine | null;
+  setConfigToken(machineId: number, token: string | null): void;
+  setRole(machineId: number, role: string | null, bootMode: 'memory' | 'install'): void;
   setIpxeChainedAt(machineId: number, at: number | null): void;
 
   leaseByMac(mac: MacAddress): Lease | null;

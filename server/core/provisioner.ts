@@ -3,33 +3,37 @@
  * makes a pure decision and writes the outcome (lease, state, events) in one transaction.
  */
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
+import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type MenuSettings, type OsImage } from './boot-plan.js';
 import { clientInfo, type ClientInfo } from './client-info.js';
-import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings } from './dhcp-decision.js';
+import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
+import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
 import { normaliseMac } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
 import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
+import { findChoice, type Menu } from './menu.js';
+import type { BootMode, Role } from './render-context.js';
 import type { Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
 
-export interface OsImage {
-  readonly name: string;
-  /** Paths relative to the assets directory. */
-  readonly kernel: string;
-  readonly initrds: readonly string[];
-  readonly args: readonly string[];
-}
+export type { OsImage } from './boot-plan.js';
 
 export interface ProvisionerSettings {
   /** Base URL machines use to reach rackboot's HTTP service, without a trailing slash. */
   readonly publicUrl: string;
+  readonly serverAddress: string;
   readonly os: OsImage;
   readonly kernelArgs: readonly string[];
+  /** cloud-config template for machines booted without a role (the menu's debug entry). */
   readonly cloudConfig: string;
+  readonly menu: MenuSettings;
+  /** Network facts (prefix, gateway, DNS, domain) for the static configuration of each machine. */
+  readonly subnets: readonly DhcpSubnet[];
+  readonly cluster: ClusterSettings;
   /** Present when this process answers DHCP. */
   readonly dhcp?: DhcpSettings;
 }
 
-export type BootScriptName = 'chain' | 'machine' | 'unknown';
+export type BootScriptName = 'chain' | 'machine' | 'unknown' | 'menu' | 'local-disk';
 
 export interface Renderer {
   bootScript(name: BootScriptName, context: Readonly<Record<string, unknown>>): string;
@@ -37,6 +41,16 @@ export interface Renderer {
     name: string,
     context: Readonly<Record<string, unknown>>,
   ): { ok: true; text: string } | { ok: false; errors: readonly string[] };
+  menu(name: string): Menu | null;
+}
+
+export type Rendered = { ok: true; text: string; template: string; warnings: readonly string[] } | { ok: false; errors: readonly string[] };
+
+export interface Preview {
+  readonly machine: Machine;
+  readonly plan: string;
+  readonly script: Outcome<string>;
+  readonly cloudConfig: Rendered;
 }
 
 export interface Clock {
@@ -59,11 +73,9 @@ export interface ProvisionerDeps {
   readonly newToken: () => string;
 }
 
-const IPXE_UNSAFE = /[\r\n]/;
-
 export class Provisioner {
   readonly store: InventoryStore;
-  private readonly renderer: Renderer;
+  private renderer: Renderer;
   private readonly settings: ProvisionerSettings;
   private readonly clock: Clock;
   private readonly newToken: () => string;
@@ -74,6 +86,11 @@ export class Provisioner {
     this.settings = deps.settings;
     this.clock = deps.clock;
     this.newToken = deps.newToken;
+  }
+
+  /** Swaps in a reloaded catalog; the caller keeps the old one when a reload fails. */
+  setRenderer(renderer: Renderer): void {
+    this.renderer = renderer;
   }
 
   registerMachine(input: NewMachine): Machine {
@@ -148,8 +165,9 @@ export class Provisioner {
   }
 
   /**
-   * The per-machine iPXE script. A new boot token is minted for every script, so URLs from an
-   * earlier boot stop working once the machine boots again.
+   * The per-machine iPXE script: the local disk for installed machines, the menu for machines
+   * without a role, else the role's OS. A new boot token is minted for every script, so URLs from
+   * an earlier boot stop working once the machine boots again.
    */
   machineScript(query: { mac?: string; uuid?: string; clientIp: string }): Outcome<string> {
     const mac = query.mac === undefined ? null : normaliseMac(query.mac);
@@ -160,43 +178,118 @@ export class Provisioner {
         this.record(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
         return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message }) };
       }
-      const token = this.newToken();
-      this.store.setBootToken(machine.id, token);
-      const context = this.bootContext(machine, token);
-      const unsafe = Object.entries(context.values).find(([, v]) => IPXE_UNSAFE.test(v));
-      if (unsafe) {
-        const reason = `value ${unsafe[0]} contains a line break; refusing to render an iPXE script`;
-        this.record(machine, 'render-failed', reason);
-        return { ok: false, status: 500, message: reason };
+      const plan = planBoot(machine);
+      if (plan.kind === 'local-disk') {
+        this.record(machine, 'ipxe', `local disk boot: ${plan.reason}`, { clientIp: query.clientIp, plan: plan.kind });
+        return { ok: true, value: this.localDiskScript(machine) };
       }
-      this.record(machine, 'ipxe', `iPXE script served (${this.settings.os.name})`, { clientIp: query.clientIp });
-      return { ok: true, value: this.renderer.bootScript('machine', context) };
+      const bootToken = this.newToken();
+      this.store.setBootToken(machine.id, bootToken);
+      if (plan.kind === 'menu') return this.menuScript(machine, bootToken, query.clientIp);
+      return this.osScript(machine, bootToken, false, query.clientIp);
     });
   }
 
-  private bootContext(machine: Machine, token: string) {
-    const base = this.settings.publicUrl;
-    const os = this.settings.os;
-    const initrds = os.initrds.map((path, index) => ({
-      url: `${base}/boot/${token}/initrd/${index}/${basename(path)}`,
-      name: basename(path),
-    }));
-    const args = [
-      ...initrds.map((i) => `initrd=${i.name}`),
-      ...os.args,
-      ...this.settings.kernelArgs,
-      `cloud-config-url=${base}/cloud-config/${token}`,
-      `rackboot.callback=${base}/callback/${token}`,
-    ];
-    const values: Record<string, string> = {
-      name: machine.name,
-      ip: machine.ip ?? '',
-      os: os.name,
-      kernelUrl: `${base}/boot/${token}/kernel/${basename(os.kernel)}`,
-      kernelArgs: args.join(' '),
-      ...Object.fromEntries(initrds.map((i, n) => [`initrd${n}`, i.url])),
-    };
-    return { values, machine: { name: machine.name, ip: machine.ip ?? '' }, os: os.name, kernelUrl: values.kernelUrl, kernelArgs: values.kernelArgs, initrds };
+  private localDiskScript(machine: Machine): string {
+    return this.renderer.bootScript('local-disk', { machine: { name: machine.name, ip: machine.ip ?? '' } });
+  }
+
+  private menuScript(machine: Machine, bootToken: string, clientIp: string): Outcome<string> {
+    const menu = this.renderer.menu(this.settings.menu.name);
+    if (!menu) return this.renderFailed(machine, `menu ${this.settings.menu.name} is not in the catalog`);
+    const context = menuScriptContext({ baseUrl: this.settings.publicUrl, menu, settings: this.settings.menu, machine, bootToken });
+    this.record(machine, 'ipxe', `boot menu shown (default ${this.settings.menu.defaultItem} after ${this.settings.menu.timeoutSeconds} s)`, { clientIp, plan: 'menu' });
+    return { ok: true, value: this.renderer.bootScript('menu', context) };
+  }
+
+  private osScript(machine: Machine, bootToken: string, debug: boolean, clientIp: string | null): Outcome<string> {
+    const configToken = this.newToken();
+    const context = osScriptContext({
+      baseUrl: this.settings.publicUrl,
+      os: this.settings.os,
+      kernelArgs: this.settings.kernelArgs,
+      machine,
+      bootToken,
+      configToken,
+      debug,
+    });
+    const unsafe = findIpxeUnsafe(context.values);
+    if (unsafe) return this.renderFailed(machine, `value ${unsafe} contains a line break; refusing to render an iPXE script`);
+    if (clientIp !== null) {
+      this.store.setConfigToken(machine.id, configToken);
+      const what = debug ? 'debug boot' : `${machine.role ?? 'no role'} (${machine.bootMode})`;
+      this.record(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}`, { clientIp, plan: debug ? 'debug' : 'os' });
+    }
+    return { ok: true, value: this.renderer.bootScript('machine', context) };
+  }
+
+  private renderFailed<T>(machine: Machine, reason: string): Outcome<T> {
+    this.record(machine, 'render-failed', reason);
+    return { ok: false, status: 500, message: reason };
+  }
+
+  /** The item a machine picked from the boot menu: remembered (role and mode) unless it is one-shot. */
+  menuChoice(bootToken: string, itemId: string, clientIp: string): Outcome<string> {
+    return this.store.transaction(() => {
+      const machine = this.store.machineByBootToken(bootToken);
+      if (!machine) return this.refuseToken(bootToken, 'menu choice');
+      const menu = this.renderer.menu(this.settings.menu.name);
+      const choice = menu ? findChoice(menu, itemId) : null;
+      if (!choice) return { ok: false, status: 404, message: `no menu entry ${itemId}` };
+      this.record(machine, 'menu-choice', `chose "${choice.label}" at the boot menu`, { item: choice.id, clientIp });
+      if (choice.kind === 'action') {
+        if (choice.action === 'local-disk') return { ok: true, value: this.localDiskScript(machine) };
+        return this.osScript(machine, bootToken, true, clientIp);
+      }
+      this.store.setRole(machine.id, choice.role, choice.mode);
+      const updated = this.store.machineById(machine.id) as Machine;
+      return this.osScript(updated, bootToken, false, clientIp);
+    });
+  }
+
+  /** `rackboot assign`: set a role (and how it boots); the machine boots it on its next PXE boot. */
+  assignRole(machine: Machine, role: Role | null, mode: BootMode): Machine {
+    return this.store.transaction(() => {
+      this.store.setRole(machine.id, role, mode);
+      this.record(machine, 'role-assigned', role === null ? 'role cleared: the next boot shows the menu' : `role ${role} (${mode}) assigned`, { role, mode });
+      return this.store.machineById(machine.id) as Machine;
+    });
+  }
+
+  /** The machine's cloud-config now, rendered and validated; writes nothing. */
+  renderCloudConfig(machine: Machine, bootToken: string): Rendered {
+    const built = buildCloudConfigContext(
+      {
+        machine,
+        inventory: this.store.listMachines(),
+        subnets: this.settings.subnets,
+        baseUrl: this.settings.publicUrl,
+        serverAddress: this.settings.serverAddress,
+        cluster: this.settings.cluster,
+        bootToken,
+      },
+      this.settings.cloudConfig,
+    );
+    if (!built.ok) return { ok: false, errors: built.errors };
+    const rendered = this.renderer.cloudConfig(built.template, built.context as unknown as Record<string, unknown>);
+    if (!rendered.ok) return { ok: false, errors: rendered.errors.map((e) => `${built.template}: ${e}`) };
+    return { ok: true, text: rendered.text, template: built.template, warnings: built.warnings };
+  }
+
+  /** `rackboot preview`: what the machine would get now, without booting it or writing anything. */
+  preview(machine: Machine): Preview {
+    const plan = planBoot(machine);
+    const token = 'PREVIEW-TOKEN';
+    let script: Outcome<string>;
+    if (plan.kind === 'local-disk') script = { ok: true, value: this.localDiskScript(machine) };
+    else if (plan.kind === 'menu') {
+      const menu = this.renderer.menu(this.settings.menu.name);
+      script = menu
+        ? { ok: true, value: this.renderer.bootScript('menu', menuScriptContext({ baseUrl: this.settings.publicUrl, menu, settings: this.settings.menu, machine, bootToken: token })) }
+        : { ok: false, status: 500, message: `menu ${this.settings.menu.name} is not in the catalog` };
+    } else script = this.osScript(machine, token, false, null);
+    const planText = plan.kind === 'local-disk' ? `local disk (${plan.reason})` : plan.kind === 'menu' ? 'boot menu' : `${machine.role} in ${plan.mode === 'memory' ? 'memory' : 'install mode'}`;
+    return { machine, plan: planText, script, cloudConfig: this.renderCloudConfig(machine, token) };
   }
 
   /** Resolves /boot/<token>/kernel|initrd/... to an asset path and records that the machine is booting. */
@@ -215,23 +308,32 @@ export class Provisioner {
     );
   }
 
-  cloudConfig(token: string, clientIp: string): Outcome<string> {
+  /**
+   * The cloud-config, once per boot (its token is one-time) and only to the machine's own address:
+   * it carries secrets. A config that fails validation is never served.
+   */
+  cloudConfig(configToken: string, clientIp: string): Outcome<string> {
     return this.store.transaction(() => {
-      const machine = this.store.machineByBootToken(token);
-      if (!machine) return this.refuseToken(token, 'cloud-config');
-      const rendered = this.renderer.cloudConfig(this.settings.cloudConfig, {
-        machine: { name: machine.name, ip: machine.ip ?? '', role: machine.role ?? '', macs: machine.macs },
-        callbackUrl: `${this.settings.publicUrl}/callback/${token}`,
-        baseUrl: this.settings.publicUrl,
-      });
-      if (!rendered.ok) {
-        const reason = `cloud-config ${this.settings.cloudConfig} not served: ${rendered.errors.join('; ')}`;
-        this.record(machine, 'render-failed', reason, { errors: [...rendered.errors] });
-        return { ok: false, status: 500, message: reason };
+      const machine = this.store.machineByConfigToken(configToken);
+      if (!machine) return this.refuseToken(configToken, 'cloud-config (unknown, expired or already used token)');
+      if (!this.isMachineAddress(machine, clientIp)) {
+        this.record(machine, 'token-refused', `cloud-config requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
+        return { ok: false, status: 403, message: 'this token belongs to another machine' };
       }
-      this.record(machine, 'configured', `cloud-config ${this.settings.cloudConfig} served`, { clientIp, bytes: rendered.text.length });
+      const rendered = this.renderCloudConfig(machine, machine.bootToken ?? '');
+      if (!rendered.ok) return this.renderFailed(machine, `cloud-config not served: ${rendered.errors.join('; ')}`);
+      this.store.setConfigToken(machine.id, null);
+      for (const warning of rendered.warnings) this.record(machine, 'warning', warning);
+      this.record(machine, 'configured', `cloud-config ${rendered.template} served`, { clientIp, template: rendered.template, bytes: rendered.text.length });
       return { ok: true, value: rendered.text };
     });
+  }
+
+  private isMachineAddress(machine: Machine, ip: string): boolean {
+    const address = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    if (machine.ip === address) return true;
+    const lease = this.store.leaseByIp(address);
+    return lease !== null && lease.machineId === machine.id;
   }
 
   callback(token: string, body: { event?: unknown; message?: unknown }, clientIp: string): Outcome<MachineEvent> {
@@ -279,11 +381,6 @@ export class Provisioner {
     if (isIpv4(ref)) return this.store.machineByIp(ref);
     return this.store.machineByName(ref);
   }
-}
-
-function basename(path: string): string {
-  const parts = path.split('/');
-  return parts[parts.length - 1] ?? path;
 }
 
 function discoveredFacts(client: ClientInfo): Record<string, unknown> {

@@ -30,11 +30,15 @@ export interface Machine {
   /** The reserved static IPv4 address. */
   readonly ip: string | null;
   readonly role: string | null;
+  /** How the role boots: 'memory' (the OS runs in RAM) or 'install' (to disk, then from disk). */
+  readonly bootMode: 'memory' | 'install';
   readonly state: MachineState;
   readonly stateChangedAt: number;
   readonly macs: readonly MacAddress[];
   /** Token that binds this boot's URLs (script, cloud-config, callbacks) to the machine. */
   readonly bootToken: string | null;
+  /** One-time token for this boot's cloud-config; cleared when the config is served. */
+  readonly configToken: string | null;
   /** When rackboot last handed this machine's iPXE an iPXE binary to chain (loop-break state). */
   readonly ipxeChainedAt: number | null;
   readonly createdAt: number;

@@ -36,6 +36,6 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
 
 /** The API's view of a machine: the boot token is a credential and never leaves the server. */
 function machineView(machine: Machine) {
-  const { bootToken: _token, ...rest } = machine;
+  const { bootToken: _token, configToken: _config, ...rest } = machine;
   return rest;
 }

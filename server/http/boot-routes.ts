@@ -43,6 +43,21 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     async (request, reply) => sendBootAsset(reply, request.params.token, 'initrd', Number(request.params.index)),
   );
 
+  // The boot menu's `chain .../menu/<token>/${choice}`
+  app.get<{ Params: { token: string; item: string } }>('/menu/:token/:item', async (request, reply) =>
+    sendOutcome(reply.type(IPXE_TYPE), provisioner.menuChoice(request.params.token, request.params.item, request.ip)),
+  );
+
+  // Offline assets (etcd, Kubernetes, OS images) that booted systems fetch; range requests work.
+  app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => {
+    const path = request.params['*'];
+    if (path === '' || path.split('/').some((part) => part === '..' || part === '' || part.startsWith('.'))) {
+      return reply.code(404).type('text/plain').send('not found\n');
+    }
+    if (!existsSync(join(assetsDir, path))) return reply.code(404).type('text/plain').send(`asset ${path} is not on the server\n`);
+    return reply.sendFile(path, assetsDir);
+  });
+
   app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) =>
     sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip)),
   );

@@ -49,4 +49,10 @@ export const MIGRATIONS: readonly string[] = [
     facts      TEXT NOT NULL
   );
   `,
+  // 2: how a machine boots its role (in memory or installed to disk), and the one-time cloud-config token.
+  `
+  ALTER TABLE machines ADD COLUMN boot_mode TEXT NOT NULL DEFAULT 'install';
+  ALTER TABLE machines ADD COLUMN config_token TEXT;
+  CREATE UNIQUE INDEX machines_config_token ON machines(config_token);
+  `,
 ];

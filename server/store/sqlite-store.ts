@@ -19,6 +19,8 @@ interface MachineRow {
   boot_token: string | null;
   ipxe_chained_at: number | null;
   created_at: number;
+  boot_mode: string;
+  config_token: string | null;
   macs: string | null;
 }
 
@@ -70,6 +72,9 @@ export class SqliteStore implements InventoryStore {
   machineByBootToken(token: string): Machine | null {
     return toMachine(this.statements.machineByToken.get(token) as MachineRow | undefined);
   }
+  machineByConfigToken(token: string): Machine | null {
+    return toMachine(this.statements.machineByConfigToken.get(token) as MachineRow | undefined);
+  }
   listMachines(): Machine[] {
     return (this.statements.listMachines.all() as MachineRow[]).map((row) => toMachine(row) as Machine);
   }
@@ -88,6 +93,7 @@ export class SqliteStore implements InventoryStore {
         bmc_address: input.bmcAddress ?? null,
         ip: input.ip,
         role: input.role,
+        boot_mode: input.bootMode ?? 'install',
         state: 'registered',
         now,
       });
@@ -120,6 +126,12 @@ export class SqliteStore implements InventoryStore {
   }
   setBootToken(machineId: number, token: string | null): void {
     this.statements.setBootToken.run(token, machineId);
+  }
+  setConfigToken(machineId: number, token: string | null): void {
+    this.statements.setConfigToken.run(token, machineId);
+  }
+  setRole(machineId: number, role: string | null, bootMode: 'memory' | 'install'): void {
+    this.statements.setRole.run(role, bootMode, machineId);
   }
   setIpxeChainedAt(machineId: number, at: number | null): void {
     this.statements.setChained.run(at, machineId);
@@ -201,10 +213,13 @@ function prepare(db: Db) {
     machineByName: db.prepare(`${MACHINE_SELECT} WHERE m.name = ?`),
     machineById: db.prepare(`${MACHINE_SELECT} WHERE m.id = ?`),
     machineByToken: db.prepare(`${MACHINE_SELECT} WHERE m.boot_token = ?`),
+    machineByConfigToken: db.prepare(`${MACHINE_SELECT} WHERE m.config_token = ?`),
+    setConfigToken: db.prepare('UPDATE machines SET config_token = ? WHERE id = ?'),
+    setRole: db.prepare('UPDATE machines SET role = ?, boot_mode = ? WHERE id = ?'),
     listMachines: db.prepare(`${MACHINE_SELECT} ORDER BY m.name`),
     insertMachine: db.prepare(
-      `INSERT INTO machines (name, uuid, bmc_address, ip, role, state, state_changed_at, created_at)
-       VALUES (@name, @uuid, @bmc_address, @ip, @role, @state, @now, @now)`,
+      `INSERT INTO machines (name, uuid, bmc_address, ip, role, boot_mode, state, state_changed_at, created_at)
+       VALUES (@name, @uuid, @bmc_address, @ip, @role, @boot_mode, @state, @now, @now)`,
     ),
     insertInterface: db.prepare('INSERT INTO interfaces (mac, machine_id, position) VALUES (?, ?, ?)'),
     setState: db.prepare('UPDATE machines SET state = ?, state_changed_at = ? WHERE id = ?'),
@@ -241,10 +256,12 @@ function toMachine(row: MachineRow | undefined): Machine | null {
     bmcAddress: row.bmc_address,
     ip: row.ip,
     role: row.role,
+    bootMode: row.boot_mode === 'memory' ? 'memory' : 'install',
     state: row.state as MachineState,
     stateChangedAt: row.state_changed_at,
     macs: row.macs ? row.macs.split(',') : [],
     bootToken: row.boot_token,
+    configToken: row.config_token,
     ipxeChainedAt: row.ipxe_chained_at,
     createdAt: row.created_at,
   };

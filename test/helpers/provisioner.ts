@@ -6,9 +6,13 @@ import { SqliteStore } from '../../server/store/sqlite-store.js';
 
 export const TEST_SETTINGS: ProvisionerSettings = {
   publicUrl: 'http://10.99.0.1:8080',
+  serverAddress: '10.99.0.1',
   os: { name: 'test-os', kernel: 'test-os/vmlinuz', initrds: ['test-os/initrd.img'], args: ['console=ttyS0'] },
   kernelArgs: ['quiet'],
   cloudConfig: 'default',
+  menu: { name: 'default', defaultItem: 'local', timeoutSeconds: 5 },
+  subnets: [{ cidr: '10.99.0.0/24', gateway: '10.99.0.1', dns: ['10.99.0.1'], domain: 'rack.test', leaseSeconds: 3600 }],
+  cluster: { name: 'test', sshAuthorizedKeys: [], ntpServers: [], etcdBinary: 'etcd/etcd' },
 };
 
 /** A provisioner over a real in-memory SQLite store and the shipped catalog, on a settable clock. */

@@ -58,6 +58,9 @@ describe('real firmware PXE-boots from rackboot to the OS callback', { skip: ski
     mac: string;
     hostNumber: number;
     chainloadEmbeddedIpxe: boolean;
+    /** null: no role, the machine gets the boot menu */
+    role?: string | null;
+    menuDefault?: string;
   }) {
     const dir = mkdtempSync(join(work, `${options.label}-`));
     const ip = lab.hostAddress(options.hostNumber);
@@ -78,9 +81,11 @@ boot:
   assetsDir: ${testOs.dir}
   os: { name: test-os, kernel: vmlinuz, initrds: [initrd.img], args: [rackboot.test.poweroff] }
   kernelArgs: [console=ttyS0]
+  menu: { defaultItem: ${options.menuDefault ?? 'local'}, timeoutSeconds: 2 }
 `,
     );
-    const add = rackboot(['--config', config, 'machines', 'add', '--mac', options.mac, '--ip', ip, '--name', options.label]);
+    const role = options.role === undefined ? ['--role', 'dev', '--mode', 'memory'] : options.role === null ? [] : ['--role', options.role, '--mode', 'memory'];
+    const add = rackboot(['--config', config, 'machines', 'add', '--mac', options.mac, '--ip', ip, '--name', options.label, ...role]);
     assert.equal(add.code, 0, add.stderr);
 
     let rb: LabProcess | undefined;
@@ -99,7 +104,7 @@ boot:
       }).catch((error: Error) => {
         throw new Error(`${error.message}\n--- serial (tail) ---\n${vm?.serial().slice(-3000)}\n--- rackboot (tail) ---\n${rb?.output().slice(-3000)}`);
       });
-      return { events, ip, db: join(dir, 'data', 'rackboot.db') };
+      return { events, ip, db: join(dir, 'data', 'rackboot.db'), config };
     } finally {
       await vm?.stop();
       await rb?.stop();
@@ -120,6 +125,16 @@ boot:
     assert.equal(loaded.length, 1, 'undionly.kpxe is fetched exactly once: the chained iPXE is not handed iPXE again');
     assert.match(loaded[0]?.message ?? '', /undionly\.kpxe/);
     assertLease(result.db, '52:54:00:99:00:12', result.ip, result.events);
+  });
+
+  test('a machine without a role gets the boot menu; the default entry (after its timeout) boots that role and is remembered', async () => {
+    const result = await bootOnce({ label: 'menu', firmware: 'bios-ipxe-rom', mac: '52:54:00:99:00:14', hostNumber: 14, chainloadEmbeddedIpxe: false, role: null, menuDefault: 'dev-memory' });
+    assertSequence(result.events, ['dhcp', 'ipxe', 'menu-choice', 'ipxe', 'booting', 'booted', 'configured', 'ready']);
+    const configured = result.events.find((e) => e.type === 'configured');
+    assert.equal((JSON.parse(configured?.data ?? '{}') as { template?: string }).template, 'dev', 'the dev role cloud-config was served');
+    const list = rackboot(['--config', result.config, 'machines', 'list', '--json']);
+    const [machine] = JSON.parse(list.stdout) as Array<{ role: string; bootMode: string }>;
+    assert.deepEqual({ role: machine?.role, mode: machine?.bootMode }, { role: 'dev', mode: 'memory' });
   });
 
   test('OVMF native UEFI PXE -> TFTP snponly.efi -> HTTP -> callback', async () => {

@@ -11,7 +11,7 @@ let config: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'rb-cli-'));
   config = join(dir, 'rackboot.yaml');
-  writeFileSync(config, 'dataDir: data\n');
+  writeFileSync(config, 'dataDir: data\nserver: {address: 10.99.0.1}\ndhcp: {subnets: [{cidr: 10.99.0.0/24, gateway: 10.99.0.1}]}\n');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -57,4 +57,27 @@ test('an invalid config file is refused with every error (exit 2)', () => {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /http\.port/);
   assert.match(result.stderr, /nope/);
+});
+
+test('assign a role, then preview what the machine would get (DHCP answer, script, cloud-config)', () => {
+  const assign = rackboot(['--config', config, 'assign', 'node-10-99-0-11', '--role', 'dev', '--mode', 'memory']);
+  assert.equal(assign.code, 0, assign.stderr);
+  assert.match(assign.stdout, /node-10-99-0-11: dev \(memory\)/);
+  const preview = rackboot(['--config', config, 'preview', 'node-10-99-0-11', '--firmware', 'bios']);
+  assert.equal(preview.code, 0, preview.stderr + preview.stdout);
+  assert.match(preview.stdout, /^# DHCP \(bios\): OFFER 10\.99\.0\.11, TFTP 10\.99\.0\.1:undionly\.kpxe$/m);
+  assert.match(preview.stdout, /^kernel http:\/\/10\.99\.0\.1:8080\/boot\/PREVIEW-TOKEN\/kernel\//m);
+  assert.match(preview.stdout, /^# cloud-config \(dev\)$/m);
+  assert.match(preview.stdout, /^hostname: "node-10-99-0-11"$/m);
+  const json = JSON.parse(rackboot(['--config', config, 'preview', 'node-10-99-0-11', '--json']).stdout) as { dhcp: string };
+  assert.match(json.dhcp, /boot\.ipxe/);
+});
+
+test('assign refuses unknown roles and unknown machines', () => {
+  assert.equal(rackboot(['--config', config, 'assign', 'node-10-99-0-11', '--role', 'mainframe']).code, 2);
+  const missing = rackboot(['--config', config, 'assign', 'ghost', '--role', 'dev']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no such machine: ghost/);
+  const menu = rackboot(['--config', config, 'assign', 'node-10-99-0-11', '--menu']);
+  assert.match(menu.stdout, /no role \(boot menu\)/);
 });

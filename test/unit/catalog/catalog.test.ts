@@ -9,9 +9,10 @@ import { catalogDirs } from '../../../server/paths.js';
 
 function tempCatalog(files: Record<string, string>) {
   const root = mkdtempSync(join(tmpdir(), 'rb-catalog-'));
-  const dirs = { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs') };
+  const dirs = { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs'), menus: join(root, 'menus') };
   mkdirSync(dirs.bootTemplates);
   mkdirSync(dirs.cloudConfigs);
+  mkdirSync(dirs.menus);
   for (const [path, text] of Object.entries(files)) writeFileSync(join(root, path), text);
   return { dirs, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
@@ -31,7 +32,9 @@ test('every broken template and every missing one is reported in one load', () =
     const result = Catalog.load(dirs, { requiredCloudConfigs: ['production-worker'] });
     assert.equal(result.ok, false);
     const errors = result.ok ? [] : result.errors;
-    assert.equal(errors.length, 5, errors.join('\n'));
+    assert.equal(errors.length, 7, errors.join('\n'));
+    assert.match(errors.join('\n'), /menu\.ipxe\.hbs: missing/);
+    assert.match(errors.join('\n'), /local-disk\.ipxe\.hbs: missing/);
     assert.match(errors.join('\n'), /chain\.ipxe\.hbs: /);
     assert.match(errors.join('\n'), /machine\.ipxe\.hbs: /);
     assert.match(errors.join('\n'), /dev\.yaml\.hbs: /);
@@ -47,6 +50,8 @@ test('strict rendering: a missing variable is an error, not an empty string; not
     'boot-templates/chain.ipxe.hbs': '#!ipxe\nchain {{baseUrl}}/ipxe?a=1&b=2\n',
     'boot-templates/machine.ipxe.hbs': '#!ipxe\n',
     'boot-templates/unknown.ipxe.hbs': '#!ipxe\n',
+    'boot-templates/menu.ipxe.hbs': '#!ipxe\n',
+    'boot-templates/local-disk.ipxe.hbs': '#!ipxe\n',
     'cloud-configs/default.yaml.hbs': '#cloud-config\nhostname: {{yaml machine.name}}\nssh: {{sshKey}}\n',
   });
   try {
@@ -67,6 +72,8 @@ test('the yaml helper quotes values, so a hostile value cannot inject keys', () 
     'boot-templates/chain.ipxe.hbs': '#!ipxe\n',
     'boot-templates/machine.ipxe.hbs': '#!ipxe\n',
     'boot-templates/unknown.ipxe.hbs': '#!ipxe\n',
+    'boot-templates/menu.ipxe.hbs': '#!ipxe\n',
+    'boot-templates/local-disk.ipxe.hbs': '#!ipxe\n',
     'cloud-configs/default.yaml.hbs': '#cloud-config\nhostname: {{yaml name}}\n',
   });
   try {

@@ -19,7 +19,7 @@ before(async () => {
   mkdirSync(join(assets, 'test-os'));
   writeFileSync(join(assets, 'test-os', 'vmlinuz'), kernelBytes);
   t = testProvisioner();
-  t.provisioner.registerMachine({ name: 'blade-01', macs: [MAC], ip: '10.99.0.11', role: null });
+  t.provisioner.registerMachine({ name: 'blade-01', macs: [MAC], ip: '10.99.0.11', role: 'dev', bootMode: 'memory' });
   mkdirSync(join(assets, 'firmware'));
   writeFileSync(join(assets, 'firmware', 'snponly.efi'), Buffer.from('MZ fake efi'));
   app = await buildApp({ provisioner: t.provisioner, assetsDir: assets, firmwareDir: join(assets, 'firmware'), logger: silentLogger() });
@@ -53,8 +53,12 @@ test('a whole boot over HTTP: script, kernel (with ranges), cloud-config, callba
   assert.equal(range.rawPayload.length, 100);
 
   const token = kernelPath.split('/')[2]!;
-  const config = await app.inject(`/cloud-config/${token}`);
-  assert.equal(config.statusCode, 200);
+  const configPath = new URL(/cloud-config-url=(\S+)/.exec(script.body)![1]!).pathname;
+  const stranger = await app.inject({ url: configPath, remoteAddress: '10.99.0.66' });
+  assert.equal(stranger.statusCode, 403, 'only the machine may fetch its cloud-config');
+  const config = await app.inject({ url: configPath, remoteAddress: '10.99.0.11' });
+  assert.equal(config.statusCode, 200, config.body);
+  assert.equal((await app.inject({ url: configPath, remoteAddress: '10.99.0.11' })).statusCode, 403, 'one-time');
   assert.match(config.body, /^#cloud-config\n/);
 
   const cb = await app.inject({ method: 'POST', url: `/callback/${token}`, payload: { event: 'ready', message: 'hello' } });
@@ -62,7 +66,7 @@ test('a whole boot over HTTP: script, kernel (with ranges), cloud-config, callba
   const machine = t.store.machineByMac(MAC)!;
   assert.equal(machine.state, 'ready');
   const types = t.store.listEvents({ machineId: machine.id }).map((e) => e.type);
-  assert.deepEqual(types, ['registered', 'ipxe', 'booting', 'configured', 'ready']);
+  assert.deepEqual(types, ['registered', 'ipxe', 'booting', 'token-refused', 'configured', 'ready']);
 });
 
 test('boot URLs with a forged token get 403, a missing asset gets 404 and a failed event', async () => {
@@ -102,4 +106,27 @@ test('UEFI HTTP-boot clients fetch iPXE binaries over HTTP; nothing else under /
   assert.equal((await app.inject('/ipxe/ipxe.efi')).statusCode, 404);
   assert.equal((await app.inject('/ipxe/..%2Fvmlinuz')).statusCode, 404);
   assert.equal((await app.inject('/ipxe/boot.ipxe.hbs')).statusCode, 404);
+});
+
+test('/assets/ serves offline assets with ranges and refuses traversal', async () => {
+  mkdirSync(join(assets, 'etcd'), { recursive: true });
+  writeFileSync(join(assets, 'etcd', 'etcd'), Buffer.alloc(1000, 1));
+  const ok = await app.inject('/assets/etcd/etcd');
+  assert.equal(ok.statusCode, 200);
+  assert.equal(ok.rawPayload.length, 1000);
+  assert.equal((await app.inject({ url: '/assets/etcd/etcd', headers: { range: 'bytes=0-9' } })).statusCode, 206);
+  assert.equal((await app.inject('/assets/../package.json')).statusCode, 404);
+  assert.equal((await app.inject('/assets/etcd/%2e%2e/%2e%2e/package.json')).statusCode, 404);
+  assert.equal((await app.inject('/assets/missing')).statusCode, 404);
+});
+
+test('the boot menu round trip: a role-less machine picks an entry over HTTP', async () => {
+  t.provisioner.registerMachine({ name: 'blade-02', macs: ['52:54:00:99:00:02'], ip: '10.99.0.12', role: null });
+  const menu = await app.inject('/ipxe?mac=52-54-00-99-00-02');
+  assert.match(menu.body, /^choose /m);
+  const choiceUrl = /^chain --autofree (\S+)\/\$\{choice\}/m.exec(menu.body)![1]!;
+  const chosen = await app.inject(`${new URL(choiceUrl).pathname}/small-memory`);
+  assert.equal(chosen.statusCode, 200);
+  assert.match(chosen.body, /^kernel /m);
+  assert.equal(t.store.machineByName('blade-02')?.role, 'small');
 });

@@ -1,0 +1,110 @@
+/**
+ * What a known machine boots next, and the values its iPXE script is rendered with. Pure.
+ */
+import type { Menu } from './menu.js';
+import type { BootMode } from './render-context.js';
+import type { Machine } from './types.js';
+
+export interface OsImage {
+  readonly name: string;
+  /** Paths relative to the assets directory. */
+  readonly kernel: string;
+  readonly initrds: readonly string[];
+  readonly args: readonly string[];
+}
+
+export interface MenuSettings {
+  readonly name: string;
+  readonly defaultItem: string;
+  readonly timeoutSeconds: number;
+}
+
+export type BootPlan =
+  | { readonly kind: 'local-disk'; readonly reason: string }
+  | { readonly kind: 'menu' }
+  | { readonly kind: 'os'; readonly mode: BootMode; readonly debug: boolean };
+
+/**
+ * Installed machines boot their disk (no install loops); machines without a role see the menu;
+ * the rest boot their role's OS. `rackboot reprovision` sends an installed machine back.
+ */
+export function planBoot(machine: Machine): BootPlan {
+  if (machine.bootMode === 'install' && (machine.state === 'installed' || machine.state === 'ready')) {
+    return { kind: 'local-disk', reason: `${machine.name} is ${machine.state} on its disk` };
+  }
+  if (machine.role === null) return { kind: 'menu' };
+  return { kind: 'os', mode: machine.bootMode, debug: false };
+}
+
+const IPXE_UNSAFE = /[\r\n]/;
+
+/** iPXE reads a script line by line: a value with a line break could smuggle in commands. */
+export function findIpxeUnsafe(values: Readonly<Record<string, string>>): string | null {
+  for (const [key, value] of Object.entries(values)) if (IPXE_UNSAFE.test(value)) return key;
+  return null;
+}
+
+export interface OsScriptInput {
+  readonly baseUrl: string;
+  readonly os: OsImage;
+  readonly kernelArgs: readonly string[];
+  readonly machine: Machine;
+  readonly bootToken: string;
+  readonly configToken: string;
+  readonly debug: boolean;
+}
+
+/** The values of boot-templates/machine.ipxe.hbs. */
+export function osScriptContext(input: OsScriptInput) {
+  const { baseUrl, os, machine, bootToken, configToken } = input;
+  const initrds = os.initrds.map((path, index) => ({
+    url: `${baseUrl}/boot/${bootToken}/initrd/${index}/${basename(path)}`,
+    name: basename(path),
+  }));
+  const args = [
+    // Flatcar's kernel finds its initrd by this name (EFI boots hang without it)
+    ...initrds.map((i) => `initrd=${i.name}`),
+    ...os.args,
+    ...input.kernelArgs,
+    ...(input.debug ? ['flatcar.autologin'] : []),
+    `cloud-config-url=${baseUrl}/cloud-config/${configToken}`,
+    `rackboot.callback=${baseUrl}/callback/${bootToken}`,
+  ];
+  const kernelUrl = `${baseUrl}/boot/${bootToken}/kernel/${basename(os.kernel)}`;
+  const values: Record<string, string> = {
+    name: machine.name,
+    ip: machine.ip ?? '',
+    role: machine.role ?? '',
+    kernelUrl,
+    kernelArgs: args.join(' '),
+    ...Object.fromEntries(initrds.map((i, n) => [`initrd${n}`, i.url])),
+  };
+  return {
+    values,
+    machine: { name: machine.name, ip: machine.ip ?? '', role: machine.role ?? 'none', mode: machine.bootMode },
+    os: os.name,
+    debug: input.debug,
+    kernelUrl,
+    kernelArgs: values.kernelArgs,
+    initrds,
+  };
+}
+
+/** The values of boot-templates/menu.ipxe.hbs. */
+export function menuScriptContext(input: { baseUrl: string; menu: Menu; settings: MenuSettings; machine: Machine; bootToken: string }) {
+  const { menu, machine } = input;
+  return {
+    title: menu.title,
+    machine: { name: machine.name, ip: machine.ip ?? '' },
+    entries: menu.entries.map((e) => ({ section: e.kind === 'section', id: e.kind === 'section' ? '' : e.id, label: e.label })),
+    defaultItem: input.settings.defaultItem,
+    timeoutMs: input.settings.timeoutSeconds * 1000,
+    choiceUrl: `${input.baseUrl}/menu/${input.bootToken}`,
+    baseUrl: input.baseUrl,
+  };
+}
+
+function basename(path: string): string {
+  const parts = path.split('/');
+  return parts[parts.length - 1] ?? path;
+}
