@@ -12,7 +12,7 @@ import { isIpv4 } from './core/ipv4.js';
 import type { Machine } from './core/types.js';
 import { isRackbootError } from './errors.js';
 import { createLogger } from './log.js';
-import { createProvisioner, startServer } from './main.js';
+import { createProvisioner, reloadCatalog, startServer } from './main.js';
 import { previewDhcp } from './preview-dhcp.js';
 import { dhcpSettings } from './services/dhcp-service.js';
 import { formatTable, formatTime } from './cli-format.js';
@@ -80,6 +80,7 @@ program
         () => process.exit(EXIT_FAILED),
       );
     };
+    process.on('SIGHUP', () => reloadCatalog(config, server.provisioner, logger));
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });

@@ -28,11 +28,15 @@ export function databasePath(config: Config): string {
   return join(config.dataDir, 'rackboot.db');
 }
 
-export function loadCatalog(config: Config): Catalog {
-  const result = Catalog.load(catalogDirs(), {
+function loadCatalogResult(config: Config, dirs = catalogDirs()) {
+  return Catalog.load(dirs, {
     requiredCloudConfigs: [config.boot.cloudConfig],
     menu: { name: config.boot.menu.name, defaultItem: config.boot.menu.defaultItem },
   });
+}
+
+export function loadCatalog(config: Config): Catalog {
+  const result = loadCatalogResult(config);
   if (!result.ok) {
     throw new RackbootError('RACKBOOT_ERR_CATALOG', `the catalog has ${result.errors.length} error(s)`, { details: result.errors });
   }
@@ -93,4 +97,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
 
   return { provisioner, listening, databasePath: databasePath(config), close: closeAll };
+}
+
+/**
+ * Re-reads boot-templates/, menus/ and cloud-configs/ (SIGHUP). A catalog with any error is not
+ * used: machines keep getting what the last good catalog renders, and every error is reported.
+ */
+export function reloadCatalog(config: Config, provisioner: Provisioner, logger: Logger, dirs = catalogDirs()): readonly string[] {
+  const result = loadCatalogResult(config, dirs);
+  if (!result.ok) {
+    logger.error({ errors: result.errors }, `catalog reload refused (${result.errors.length} error(s)); the previous catalog stays in use`);
+    for (const error of result.errors) logger.error(error);
+    return result.errors;
+  }
+  provisioner.setRenderer(result.catalog);
+  logger.info('catalog reloaded');
+  return [];
 }
