@@ -12,7 +12,9 @@ import { isIpv4 } from './core/ipv4.js';
 import type { Machine } from './core/types.js';
 import { isRackbootError } from './errors.js';
 import { createLogger } from './log.js';
-import { createProvisioner, reloadCatalog, startServer } from './main.js';
+import { createProvisioner, databasePath, reloadCatalog, startServer } from './main.js';
+import { registerIpmiCommands } from './cli-ipmi.js';
+import { parseIpRule } from './core/ip-policy.js';
 import { previewDhcp } from './preview-dhcp.js';
 import { dhcpSettings } from './services/dhcp-service.js';
 import { formatTable, formatTime } from './cli-format.js';
@@ -255,6 +257,16 @@ function publicMachine(machine: Machine) {
   const { bootToken: _token, configToken: _config, ...rest } = machine;
   return rest;
 }
+
+registerIpmiCommands(program, {
+  config: () => resolveConfig(program.opts().config).config,
+  databasePath,
+  settings: () => {
+    const { ipmi } = resolveConfig(program.opts().config).config;
+    const rule = ipmi.ipPlan === undefined ? undefined : parseIpRule(ipmi.ipPlan);
+    return { ...ipmi, ...(rule?.ok ? { ipRule: rule.rule } : {}) };
+  },
+});
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {

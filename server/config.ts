@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseIpRule } from './core/ip-policy.js';
 import { cidrContains as containsIp, parseCidr } from './core/ipv4.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -99,6 +100,35 @@ const configSchema = z.strictObject({
           timeoutSeconds: z.number().int().min(1).max(3600).default(30),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  ipmi: z
+    .strictObject({
+      username: z.string().min(1).default('admin'),
+      /** The BMC password is read from this file, else from $RACKBOOT_IPMI_PASSWORD; never from this config. */
+      passwordFile: z.string().min(1).optional(),
+      port: port.default(623),
+      timeoutMs: z.number().int().min(100).max(30_000).default(1000),
+      attempts: z.number().int().min(1).max(10).default(4),
+      concurrency: z.number().int().min(1).max(1024).default(32),
+      /** Preference order; suite 0 (no authentication) is never used. */
+      cipherSuites: z.array(z.union([z.literal(17), z.literal(3)])).min(1).default([17, 3]),
+      privilege: z.enum(['administrator', 'operator']).default('administrator'),
+      /** Vendor workarounds by BMC address or CIDR block. */
+      quirks: z
+        .record(
+          z.string(),
+          z.strictObject({
+            noBootSetInProgress: z.boolean().optional(),
+            noBootFlagValidClearing: z.boolean().optional(),
+            fruChunkSize: z.number().int().min(1).max(255).optional(),
+            lanChannel: z.number().int().min(1).max(15).optional(),
+            noNameOnlyLookup: z.boolean().optional(),
+          }),
+        )
+        .default({}),
+      /** The static-IP rule of `rackboot ip-plan`, e.g. {kind: bmc-offset, hostSubnet, bmcSubnet, offset}. */
+      ipPlan: z.record(z.string(), z.unknown()).optional(),
     })
     .prefault({}),
   cluster: z
@@ -201,6 +231,10 @@ function checkCrossFieldRules(value: RawConfig, source: string, errors: string[]
     warnings.push(
       `${source}: server.address ${value.server.address} is in no dhcp subnet: fine behind relays, otherwise machines cannot reach it`,
     );
+  }
+  if (value.ipmi.ipPlan !== undefined) {
+    const rule = parseIpRule(value.ipmi.ipPlan);
+    if (!rule.ok) for (const e of rule.errors) errors.push(`${source}: ipmi.ipPlan: ${e}`);
   }
   if (value.tftp.enabled && value.tftp.listen === '0.0.0.0') {
     errors.push(`${source}: tftp.listen: name the provisioning address; replies must leave from the address a request came to`);

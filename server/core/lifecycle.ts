@@ -29,6 +29,9 @@ export const EVENT_TYPES = [
   'token-refused',
   'render-failed',
   'menu-choice',
+  'power',
+  'power-failed',
+  'ip-plan',
   'role-assigned',
   'warning',
 ] as const;

@@ -55,4 +55,42 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE machines ADD COLUMN config_token TEXT;
   CREATE UNIQUE INDEX machines_config_token ON machines(config_token);
   `,
+  // 3: BMCs found by IPMI discovery (rackboot discover). No credentials: passwords come from the
+  // environment or a file, never from the database.
+  `
+  CREATE TABLE bmcs (
+    id              INTEGER PRIMARY KEY,
+    address         TEXT NOT NULL UNIQUE,
+    port            INTEGER NOT NULL DEFAULT 623,
+    username        TEXT,
+    guid            TEXT,
+    bmc_mac         TEXT,
+    bmc_ip          TEXT,
+    lan_channel     INTEGER,
+    manufacturer_id INTEGER,
+    product_id      INTEGER,
+    firmware        TEXT,
+    ipmi_version    TEXT,
+    session         TEXT,
+    host_macs       TEXT NOT NULL DEFAULT '[]',
+    machine_id      INTEGER REFERENCES machines(id) ON DELETE SET NULL,
+    first_seen      INTEGER NOT NULL,
+    last_seen       INTEGER,
+    last_attempt    INTEGER NOT NULL,
+    last_error      TEXT,
+    last_error_kind TEXT
+  );
+  CREATE INDEX bmcs_machine ON bmcs(machine_id);
+  CREATE INDEX bmcs_guid ON bmcs(guid);
+  `,
+  // 4: API bearer tokens for mutations, stored only as SHA-256 hashes; rotation revokes the old one.
+  `
+  CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    hint       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  `,
 ];

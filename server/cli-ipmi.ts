@@ -1,0 +1,524 @@
+/**
+ * rackboot discover | ip-plan | power | bmcs: the IPMI commands. server/cli.ts registers them with
+ *   registerIpmiCommands(program, { config: () => resolveConfig(program.opts().config).config });
+ * Exit codes follow cli.ts: 0 success, 1 an operation failed (a BMC, a conflict), 2 usage.
+ * BMC passwords come from $RACKBOOT_IPMI_PASSWORD or --password-file, never from argv or the database.
+ */
+import type { Command } from 'commander';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Config } from './config.js';
+import type { BmcConnector, BmcCredentials } from './core/bmc.js';
+import { normaliseMac } from './core/identifiers.js';
+import { parseIpRule, type IpRule, type PlanChange } from './core/ip-policy.js';
+import { cidrContains, isIpv4, parseCidr } from './core/ipv4.js';
+import type { InventoryStore } from './core/ports.js';
+import type { Machine } from './core/types.js';
+import { formatTable, formatTime } from './cli-format.js';
+import { DEFAULT_DISCOVERY_CONCURRENCY, describeSession, discoverBmcs, expandTargets, recordDiscovery, type DiscoveryResult } from './ipmi/discover.js';
+import { runIpPlan } from './ipmi/ip-plan.js';
+import { POWER_ACTIONS, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from './ipmi/power.js';
+import { ipmiConnector, type IpmiQuirks } from './net/ipmi-client.js';
+import type { CipherSuiteId } from './protocol/ipmi/crypto.js';
+import { IPMI_PORT, Privilege } from './protocol/ipmi/constants.js';
+import { BmcStore } from './store/bmc-store.js';
+import { openDatabase, type Db } from './store/db.js';
+import { SqliteStore } from './store/sqlite-store.js';
+
+/** Settings that belong in the config file (proposed `ipmi:` section); defaults until then. */
+export interface IpmiSettings {
+  readonly username: string;
+  readonly port: number;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  readonly cipherSuites: readonly CipherSuiteId[];
+  readonly passwordFile?: string;
+  /** Session privilege: administrator (default) or operator (enough for power and boot device). */
+  readonly privilege?: 'administrator' | 'operator';
+  /** Vendor workarounds by BMC address or CIDR block, e.g. { "10.1.0.0/24": { noBootFlagValidClearing: true } }. */
+  readonly quirks?: Readonly<Record<string, IpmiQuirks>>;
+  readonly ipRule?: IpRule;
+}
+
+export const DEFAULT_IPMI_SETTINGS: IpmiSettings = {
+  username: 'admin',
+  port: IPMI_PORT,
+  concurrency: DEFAULT_DISCOVERY_CONCURRENCY,
+  timeoutMs: 1000,
+  attempts: 4,
+  cipherSuites: [17, 3],
+};
+
+type Out = NodeJS.WritableStream & { isTTY?: boolean };
+
+export interface IpmiCliDeps {
+  /** The effective configuration (cli.ts: resolveConfig(program.opts().config).config). */
+  readonly config?: () => Config;
+  /** Where the inventory lives (default: <dataDir>/rackboot.db, as main.ts's databasePath). */
+  readonly databasePath?: (config: Config) => string;
+  /** Overrides how the inventory database is opened (tests). */
+  readonly openDatabase?: () => { db: Db; close(): void };
+  /** Overrides the IPMI-over-LAN connector (tests: a fake BMC). */
+  readonly connect?: (settings: IpmiSettings) => BmcConnector;
+  /** Static settings, or a function read when a command runs (after the config file is known). */
+  readonly settings?: Partial<IpmiSettings> | (() => Partial<IpmiSettings>);
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdout?: Out;
+  readonly stderr?: Out;
+  readonly clock?: () => number;
+  readonly setExitCode?: (code: number) => void;
+}
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+interface CredentialOptions {
+  user?: string;
+  passwordFile?: string;
+}
+
+export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void {
+  const env = deps.env ?? process.env;
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const clock = deps.clock ?? Date.now;
+  const setExitCode = deps.setExitCode ?? ((code: number) => void (process.exitCode = code));
+
+  const settings = (): IpmiSettings => ({
+    ...DEFAULT_IPMI_SETTINGS,
+    ...(typeof deps.settings === 'function' ? deps.settings() : deps.settings),
+  });
+  const open = (): { db: Db; close(): void } => {
+    if (deps.openDatabase) return deps.openDatabase();
+    if (!deps.config) throw new Error('registerIpmiCommands needs deps.config or deps.openDatabase');
+    const config = deps.config();
+    const db = openDatabase(deps.databasePath?.(config) ?? join(config.dataDir, 'rackboot.db'));
+    return { db, close: () => db.close() };
+  };
+  const connector = (s: IpmiSettings): BmcConnector =>
+    deps.connect?.(s) ??
+    ipmiConnector({
+      timeoutMs: s.timeoutMs,
+      attempts: s.attempts,
+      cipherSuites: s.cipherSuites,
+      privilege: s.privilege === 'operator' ? Privilege.operator : Privilege.administrator,
+      quirksFor: (target) => quirksFor(s.quirks, target.address),
+    });
+
+  /** Runs an action; usage problems print and exit 2, everything else goes to cli.ts's handler. */
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<number> | number) =>
+    async (...args: A): Promise<void> => {
+      try {
+        const code = await action(...args);
+        if (code !== 0) setExitCode(code);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+        setExitCode(EXIT_USAGE);
+      }
+    };
+
+  const credentials = (options: CredentialOptions, s: IpmiSettings): { username: string; password: string } => {
+    const username = options.user ?? env.RACKBOOT_IPMI_USER ?? s.username;
+    const file = options.passwordFile ?? s.passwordFile;
+    let password: string | undefined;
+    if (file !== undefined) {
+      try {
+        password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+        if ((statSync(file).mode & 0o077) !== 0) stderr.write(`rackboot: warning: ${file} is readable by other users (chmod 600 it)\n`);
+      } catch (error) {
+        throw new UsageError(`--password-file ${file}: ${(error as Error).message}`);
+      }
+    } else {
+      password = env.RACKBOOT_IPMI_PASSWORD;
+    }
+    if (password === undefined || password === '') {
+      throw new UsageError('no BMC password: set RACKBOOT_IPMI_PASSWORD or pass --password-file <file> (never on the command line)');
+    }
+    return { username, password };
+  };
+
+  const positiveInt = (value: string | undefined, flag: string, fallback: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${value}: expected a whole number >= 1`);
+    return n;
+  };
+
+  // ---- discover ----
+  program
+    .command('discover')
+    .description('log in to BMCs, record their GUID, BMC MAC/IP and the host NIC MACs (FRU fields, then Dell OEM)')
+    .requiredOption('--bmc <targets...>', 'BMC addresses: 10.1.0.0/24, 10.1.0.7, 10.1.0.10-10.1.0.20 or 10.1.0.10-20 (repeatable)')
+    .option('--user <name>', 'BMC user (default: $RACKBOOT_IPMI_USER, else admin)')
+    .option('--password-file <file>', 'file holding the BMC password (default: $RACKBOOT_IPMI_PASSWORD)')
+    .option('--port <port>', 'UDP port', String(IPMI_PORT))
+    .option('--concurrency <n>', 'BMCs in flight at once', String(DEFAULT_DISCOVERY_CONCURRENCY))
+    .option('--timeout <ms>', 'per-try timeout in milliseconds')
+    .option('--json', 'JSON instead of a table')
+    .action(
+      run(async (options: CredentialOptions & { bmc: string[]; port: string; concurrency: string; timeout?: string; json?: boolean }) => {
+        const base = settings();
+        const s: IpmiSettings = { ...base, timeoutMs: positiveInt(options.timeout, '--timeout', base.timeoutMs) };
+        const { addresses, errors } = expandTargets(options.bmc);
+        if (errors.length > 0) throw new UsageError('invalid --bmc', errors);
+        const port = positiveInt(options.port, '--port', s.port);
+        if (port > 65535) throw new UsageError(`--port ${port}: not a UDP port`);
+        const concurrency = positiveInt(options.concurrency, '--concurrency', s.concurrency);
+        const creds = credentials(options, s);
+        const { db, close } = open();
+        try {
+          const bmcs = new BmcStore(db);
+          const progress = stderr.isTTY && !options.json;
+          let found = 0;
+          const results = await discoverBmcs(
+            {
+              connect: connector(s),
+              clock,
+              onResult: (result, done, total) => {
+                recordDiscovery(bmcs, result, creds.username, clock());
+                if (result.ok) found += 1;
+                if (progress) {
+                  const last = `${result.address} ${result.ok ? 'ok' : result.error.kind}`;
+                  stderr.write(`\r\x1b[K[${done}/${total}] ${found} found, ${done - found} failed; last: ${last}`);
+                }
+              },
+            },
+            { addresses, port, credentials: creds, concurrency },
+          );
+          if (progress) stderr.write('\n');
+          stdout.write(options.json ? `${JSON.stringify(results, null, 2)}\n` : discoveryTable(results));
+          return results.every((r) => r.ok) ? 0 : EXIT_FAILED;
+        } finally {
+          close();
+        }
+      }),
+    );
+
+  // ---- bmcs ----
+  program
+    .command('bmcs')
+    .description('BMCs recorded by discover')
+    .option('--json', 'JSON instead of a table')
+    .action(
+      run((options: { json?: boolean }) => {
+        const { db, close } = open();
+        try {
+          const list = new BmcStore(db).list();
+          if (options.json) stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+          else
+            stdout.write(
+              formatTable(
+                ['BMC', 'GUID', 'BMC MAC', 'HOST MACS', 'MACHINE', 'LAST SEEN', 'LAST ERROR'],
+                list.map((b) => [
+                  b.port === IPMI_PORT ? b.address : `${b.address}:${b.port}`,
+                  b.guid ?? '-',
+                  b.bmcMac ?? '-',
+                  b.hostMacs.map((h) => h.mac).join(',') || '-',
+                  b.machineId === null ? '-' : String(b.machineId),
+                  b.lastSeen === null ? '-' : formatTime(b.lastSeen),
+                  b.lastError ?? '',
+                ]),
+              ),
+            );
+          return 0;
+        } finally {
+          close();
+        }
+      }),
+    );
+
+  // ---- ip-plan ----
+  program
+    .command('ip-plan')
+    .description('plan (or apply, in one transaction) ordered static IPs for discovered machines')
+    .option('--rule-file <file>', 'YAML/JSON rule, e.g. {kind: bmc-offset, hostSubnet: 10.99.0.0/24, bmcSubnet: 10.1.0.0/24, offset: 0}')
+    .option('--rule <kind>', 'bmc-offset or slot (instead of a rule file)')
+    .option('--host-subnet <cidr>', 'the machines\' (provisioning) subnet')
+    .option('--bmc-subnet <cidr>', 'bmc-offset: the BMCs\' subnet')
+    .option('--offset <n>', 'bmc-offset: host = host base + BMC host part - offset', '0')
+    .option('--base <ip>', 'slot: the address of slot 0')
+    .option('--step <n>', 'slot: addresses per slot', '1')
+    .option('--first <ip>', 'lowest address the rule may give')
+    .option('--last <ip>', 'highest address the rule may give')
+    .option('--plan', 'print the changes (default)')
+    .option('--apply', 'commit the changes; refused when there is any conflict')
+    .option('--json', 'JSON instead of a table')
+    .action(
+      run(
+        (options: {
+          ruleFile?: string;
+          rule?: string;
+          hostSubnet?: string;
+          bmcSubnet?: string;
+          offset: string;
+          base?: string;
+          step: string;
+          first?: string;
+          last?: string;
+          plan?: boolean;
+          apply?: boolean;
+          json?: boolean;
+        }) => {
+          if (options.plan && options.apply) throw new UsageError('give --plan or --apply, not both');
+          const rule = resolveRule(options, settings().ipRule);
+          const { db, close } = open();
+          try {
+            const result = runIpPlan({ bmcs: new BmcStore(db), inventory: new SqliteStore(db) }, rule, { apply: options.apply === true, now: clock() });
+            const { plan } = result;
+            if (options.json) stdout.write(`${JSON.stringify({ ...plan, applied: result.applied }, null, 2)}\n`);
+            else {
+              stdout.write(planTable(plan.changes));
+              const c = plan.counts;
+              const summary = `${c.add} to add, ${c.update} to update, ${c.unchanged} unchanged, ${c.skip} skipped, ${c.conflict} in conflict`;
+              if (options.apply) stdout.write(result.applied ? `applied: ${summary}\n` : `NOT applied (resolve the conflicts first): ${summary}\n`);
+              else stdout.write(`plan: ${summary}${plan.applicable ? '; run with --apply to commit' : ''}\n`);
+            }
+            return plan.applicable ? 0 : EXIT_FAILED;
+          } finally {
+            close();
+          }
+        },
+      ),
+    );
+
+  // ---- power ----
+  program
+    .command('power')
+    .description('power machines on/off/cycle or show their power state over IPMI (--pxe: next boot from the network)')
+    .argument('<action>', POWER_ACTIONS.join('|'))
+    .argument('[machines...]', 'machine names, MACs or IPs, or BMC addresses')
+    .option('--all', 'every machine with a known BMC')
+    .option('--pxe', 'set the next boot to PXE, read it back and compare, before the power action')
+    .option('--efi', 'with --pxe: UEFI boot (default legacy BIOS)')
+    .option('--persistent', 'with --pxe: for all future boots (many BMCs ignore it)')
+    .option('--soft', 'off: ask the OS to shut down first, hard off after --soft-timeout')
+    .option('--soft-timeout <seconds>', 'seconds to wait for a soft off', '60')
+    .option('--user <name>', 'BMC user (default: the one discover used, else $RACKBOOT_IPMI_USER, else admin)')
+    .option('--password-file <file>', 'file holding the BMC password (default: $RACKBOOT_IPMI_PASSWORD)')
+    .option('--concurrency <n>', 'BMCs in flight at once', '16')
+    .option('--json', 'JSON instead of a table')
+    .action(
+      run(
+        async (
+          action: string,
+          refs: string[],
+          options: CredentialOptions & { all?: boolean; pxe?: boolean; efi?: boolean; persistent?: boolean; soft?: boolean; softTimeout: string; concurrency: string; json?: boolean },
+        ) => {
+          if (!(POWER_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`power ${action}: expected one of ${POWER_ACTIONS.join(', ')}`);
+          const powerAction = action as PowerAction;
+          if (options.all && refs.length > 0) throw new UsageError('name machines or give --all, not both');
+          if (!options.all && refs.length === 0) throw new UsageError('name at least one machine, or give --all');
+          if ((options.efi || options.persistent) && !options.pxe) throw new UsageError('--efi and --persistent go with --pxe');
+          if (options.pxe && powerAction === 'status') throw new UsageError('--pxe goes with on, off or cycle');
+          if (options.soft && powerAction !== 'off') throw new UsageError('--soft goes with off');
+          const s = settings();
+          const concurrency = positiveInt(options.concurrency, '--concurrency', 16);
+          const softTimeout = positiveInt(options.softTimeout, '--soft-timeout', 60);
+          const creds = credentials(options, s);
+          const { db, close } = open();
+          try {
+            const inventory = new SqliteStore(db);
+            const bmcs = new BmcStore(db);
+            const targets = resolvePowerTargets(inventory, bmcs, options.all ? null : refs, s.port);
+            if (targets.problems.length > 0) throw new UsageError('cannot power these', targets.problems);
+            const outcomes = await powerMachines(
+              {
+                connect: connector(s),
+                credentials: (t): BmcCredentials => ({ username: options.user ?? t.username ?? creds.username, password: creds.password }),
+                clock,
+                onOutcome: (outcome) => journal(inventory, outcome, options.pxe === true, clock()),
+              },
+              targets.list.map((t) => ({ ...t, username: t.username ?? creds.username })),
+              { action: powerAction, pxe: options.pxe, efi: options.efi, persistent: options.persistent, soft: options.soft, softTimeoutMs: softTimeout * 1000, concurrency },
+            );
+            stdout.write(options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : powerTable(outcomes));
+            return outcomes.every((o) => o.ok) ? 0 : EXIT_FAILED;
+          } finally {
+            close();
+          }
+        },
+      ),
+    );
+}
+
+/** Quirks for an exact address win over those of the narrowest CIDR block containing it. */
+export function quirksFor(table: Readonly<Record<string, IpmiQuirks>> | undefined, address: string): IpmiQuirks | undefined {
+  if (!table) return undefined;
+  if (table[address]) return table[address];
+  let best: { prefix: number; quirks: IpmiQuirks } | undefined;
+  for (const [key, quirks] of Object.entries(table)) {
+    const cidr = parseCidr(key);
+    if (cidr && cidrContains(cidr, address) && (!best || cidr.prefix > best.prefix)) best = { prefix: cidr.prefix, quirks };
+  }
+  return best?.quirks;
+}
+
+function resolveRule(
+  options: { ruleFile?: string; rule?: string; hostSubnet?: string; bmcSubnet?: string; offset: string; base?: string; step: string; first?: string; last?: string },
+  configured: IpRule | undefined,
+): IpRule {
+  if (options.ruleFile !== undefined && options.rule !== undefined) throw new UsageError('give --rule-file or --rule, not both');
+  let raw: unknown;
+  if (options.ruleFile !== undefined) {
+    try {
+      raw = parseYaml(readFileSync(options.ruleFile, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`--rule-file ${options.ruleFile}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  } else if (options.rule !== undefined) {
+    const number = (text: string, flag: string): number => {
+      const n = Number(text);
+      if (!Number.isInteger(n)) throw new UsageError(`${flag} ${text}: expected a whole number`);
+      return n;
+    };
+    raw = Object.fromEntries(
+      Object.entries({
+        kind: options.rule,
+        hostSubnet: options.hostSubnet,
+        ...(options.rule === 'bmc-offset' ? { bmcSubnet: options.bmcSubnet, offset: number(options.offset, '--offset') } : {}),
+        ...(options.rule === 'slot' ? { base: options.base, step: number(options.step, '--step') } : {}),
+        first: options.first,
+        last: options.last,
+      }).filter(([, v]) => v !== undefined),
+    );
+  } else if (configured) {
+    return configured;
+  } else {
+    throw new UsageError('no IP rule: give --rule-file <file> or --rule bmc-offset|slot with its flags');
+  }
+  const parsed = parseIpRule(raw);
+  if (!parsed.ok) throw new UsageError('invalid IP rule', parsed.errors);
+  return parsed.rule;
+}
+
+interface ResolvedTarget extends Omit<PowerTarget, 'username'> {
+  readonly username: string | undefined;
+}
+
+function resolvePowerTargets(inventory: InventoryStore, bmcs: BmcStore, refs: readonly string[] | null, defaultPort: number): { list: ResolvedTarget[]; problems: string[] } {
+  const problems: string[] = [];
+  const list: ResolvedTarget[] = [];
+  const seen = new Set<string>();
+  const push = (t: ResolvedTarget) => {
+    const key = `${t.bmc.address}:${t.bmc.port}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    list.push(t);
+  };
+  const forMachine = (machine: Machine): ResolvedTarget | null => {
+    const record = bmcs.byMachine(machine.id) ?? (machine.bmcAddress ? bmcs.byAddress(machine.bmcAddress) : null);
+    const address = record?.address ?? machine.bmcAddress;
+    if (!address) return null;
+    return { label: machine.name, machineId: machine.id, bmc: { address, port: record?.port ?? defaultPort }, username: record?.username ?? undefined };
+  };
+  if (refs === null) {
+    for (const machine of inventory.listMachines()) {
+      const t = forMachine(machine);
+      if (t) push(t);
+    }
+    if (list.length === 0) problems.push('no machine has a known BMC (run discover and ip-plan --apply)');
+    return { list, problems };
+  }
+  for (const ref of refs) {
+    const mac = normaliseMac(ref);
+    const machine = mac ? inventory.machineByMac(mac) : isIpv4(ref) ? inventory.machineByIp(ref) : inventory.machineByName(ref);
+    if (machine) {
+      const t = forMachine(machine);
+      if (t) push(t);
+      else problems.push(`${ref}: machine ${machine.name} has no known BMC`);
+      continue;
+    }
+    const record = isIpv4(ref) ? bmcs.byAddress(ref) : null;
+    if (record) {
+      push({ label: ref, machineId: record.machineId, bmc: { address: record.address, port: record.port }, username: record.username ?? undefined });
+      continue;
+    }
+    problems.push(`${ref}: no machine or discovered BMC by that name, MAC or IP`);
+  }
+  return { list, problems };
+}
+
+/** Every power action on a known machine goes to its timeline; a PXE boot started moves it to powering-on. */
+function journal(inventory: InventoryStore, outcome: PowerOutcome, pxe: boolean, now: number): void {
+  if (outcome.machineId === null || outcome.action === 'status') return;
+  inventory.transaction(() => {
+    inventory.appendEvent(
+      {
+        machineId: outcome.machineId,
+        mac: null,
+        type: outcome.ok ? 'power' : 'power-failed',
+        message: `power ${outcome.action}${pxe ? ' --pxe' : ''} via BMC ${outcome.address}: ${outcome.message}`,
+        data: { action: outcome.action, before: outcome.before, after: outcome.after, step: outcome.step, bootDevice: outcome.bootDevice },
+      },
+      now,
+    );
+    if (outcome.ok && pxe && outcome.step !== 'none' && outcome.after === 'on') inventory.setState(outcome.machineId as number, 'powering-on', now);
+  });
+}
+
+const VENDORS: Readonly<Record<number, string>> = { 2: 'IBM', 11: 'HP', 343: 'Intel', 674: 'Dell', 4753: 'MontaVista (ipmi_sim)', 10876: 'Supermicro', 19046: 'Lenovo', 47196: 'HPE' };
+
+function vendor(id: number): string {
+  return VENDORS[id] ? `${VENDORS[id]}` : `IANA ${id}`;
+}
+
+function discoveryTable(results: readonly DiscoveryResult[]): string {
+  const table = formatTable(
+    ['BMC', 'STATUS', 'GUID', 'BMC MAC', 'HOST MACS', 'VENDOR', 'DETAIL'],
+    results.map((r) =>
+      r.ok
+        ? [
+            r.address,
+            'ok',
+            r.guid ?? '-',
+            r.lan?.mac ?? '-',
+            r.hostMacs.map((h) => `${h.mac} (${h.source === 'fru' ? 'FRU' : 'Dell OEM'})`).join(', ') || '-',
+            vendor(r.device.manufacturerId),
+            `${describeSession(r.session)}, ${r.durationMs} ms${r.warnings.length > 0 ? `; ${r.warnings.join('; ')}` : ''}`,
+          ]
+        : [r.address, r.error.kind, '-', '-', '-', '-', r.error.message],
+    ),
+  );
+  const ok = results.filter((r) => r.ok).length;
+  return `${table}${ok} of ${results.length} BMCs answered\n`;
+}
+
+function planTable(changes: readonly PlanChange[]): string {
+  return formatTable(
+    ['ACTION', 'BMC', 'MACHINE', 'IP', 'DETAIL'],
+    changes.map((c) => {
+      switch (c.action) {
+        case 'add':
+          return ['add', c.bmc, c.name, c.ip, `MACs ${c.macs.join(', ')}`];
+        case 'update':
+          return ['update', c.bmc, c.name, `${c.ipFrom ?? '(none)'} -> ${c.ipTo}`, c.link ? 'link to this BMC' : ''];
+        case 'unchanged':
+          return ['unchanged', c.bmc, c.name, c.ip, ''];
+        case 'skip':
+          return ['skip', c.bmc, '-', '-', c.reason];
+        case 'conflict':
+          return ['CONFLICT', c.bmc, c.name ?? '-', c.ip ?? '-', c.reasons.join('; ')];
+      }
+    }),
+  );
+}
+
+function powerTable(outcomes: readonly PowerOutcome[]): string {
+  return formatTable(
+    ['MACHINE', 'BMC', 'BEFORE', 'AFTER', 'RESULT'],
+    outcomes.map((o) => [o.label, o.address, o.before ?? '-', o.after ?? '-', `${o.ok ? '' : 'FAILED: '}${o.message}${o.bootDevice?.warnings.length ? ` (${o.bootDevice.warnings.join('; ')})` : ''}`]),
+  );
+}
