@@ -1,14 +1,27 @@
 /**
- * DHCP wired to the core: the listener decodes, the Provisioner decides and records, the listener
- * encodes and sends.
+ * DHCP wired to the core: the listener decodes, the guard drops what cannot come from a served
+ * network and spots other DHCP servers, the Provisioner decides and records (one transaction, the
+ * lease durable before the reply leaves), the listener encodes and sends.
  */
+import { networkInterfaces } from 'node:os';
 import type { Config } from '../config.js';
-import type { DhcpSettings } from '../core/dhcp-decision.js';
+import type { DhcpDecision, DhcpSettings } from '../core/dhcp-decision.js';
+import {
+  outOfScope, RateLimiter, resolveDhcpScope, rogueSighting, type DhcpScope, type RogueSighting,
+} from '../core/dhcp-guard.js';
 import type { Provisioner } from '../core/provisioner.js';
+import type { Endpoint } from '../core/types.js';
+import { RackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { startDhcpListener, type DhcpListener } from '../net/dhcp-listener.js';
+import { startDhcpListener, type DhcpHandlerResult, type DhcpListener } from '../net/dhcp-listener.js';
+import { BOOTP_REQUEST, DHCP_CLIENT_PORT } from '../protocol/dhcp/constants.js';
+import type { DhcpPacket } from '../protocol/dhcp/packet.js';
 
 export type DhcpService = DhcpListener;
+
+/** Most packets decided in one transaction (group commit). */
+const MAX_BATCH = 128;
+
 
 export function dhcpSettings(config: Config): DhcpSettings {
   return {
@@ -18,22 +31,130 @@ export function dhcpSettings(config: Config): DhcpSettings {
     bootFiles: config.dhcp.bootFiles,
     chainloadEmbeddedIpxe: config.dhcp.chainloadEmbeddedIpxe,
     chainWindowMs: config.dhcp.chainWindowSeconds * 1000,
+    mode: config.dhcp.mode,
+    peers: config.dhcp.peers,
+    declineMs: config.dhcp.declineSeconds * 1000,
+    offerHoldMs: config.dhcp.offerHoldSeconds * 1000,
   };
 }
 
-export async function startDhcpService(config: Config, provisioner: Provisioner, logger: Logger): Promise<DhcpService> {
+/** `dhcp.interfaces` resolved now; throws (rackboot refuses to start) when one is missing. Null when none are listed. */
+export function dhcpScope(config: Config, host = networkInterfaces()): DhcpScope | null {
+  if (config.dhcp.interfaces.length === 0) return null;
+  const resolved = resolveDhcpScope(config.dhcp.interfaces, host, config.dhcp.subnets.map((s) => s.cidr));
+  if (!resolved.ok) throw new RackbootError('RACKBOOT_ERR_CONFIG', resolved.error);
+  return resolved.scope;
+}
+
+export interface DhcpServiceOptions {
+  /** Overrides for tests: the host's interfaces, and the clock used for rate limits. */
+  readonly interfaces?: ReturnType<typeof networkInterfaces>;
+  readonly now?: () => number;
+}
+
+export async function startDhcpService(
+  config: Config,
+  provisioner: Provisioner,
+  logger: Logger,
+  serviceOptions: DhcpServiceOptions = {},
+): Promise<DhcpService> {
   const log = logger.child({ svc: 'dhcp' });
+  const settings = dhcpSettings(config);
+  const scope = dhcpScope(config, serviceOptions.interfaces);
+  if (scope) {
+    log.info({
+      interfaces: scope.interfaces.map((i) => `${i.name}=${i.address}`),
+      direct: scope.localSubnets.length > 0,
+    }, scope.localSubnets.length > 0 ? 'dhcp: serving the listed interfaces\' subnets and relays' : 'dhcp: no listed interface is on a configured subnet: relayed requests only');
+  }
+  const now = serviceOptions.now ?? Date.now;
+  const detectRogue = config.dhcp.rogue.detect && settings.mode !== 'proxy';
+  const rogueReports = new RateLimiter(config.dhcp.rogue.reportIntervalSeconds * 1000);
+  const exhaustedReports = new RateLimiter(60_000);
+
+  const reportRogue = (sighting: RogueSighting): void => {
+    if (!rogueReports.allow(sighting.serverId, now())) return;
+    log.warn({ rogue: sighting }, `dhcp: another DHCP server ${sighting.serverId} is answering on the segment`);
+    try {
+      provisioner.dhcpServerSeen(sighting);
+    } catch (err) {
+      log.error({ err }, 'dhcp: recording the rogue server failed');
+    }
+  };
+
+  const spot = (packet: DhcpPacket, source: Endpoint): string | null => {
+    if (!detectRogue) return null;
+    const sighting = rogueSighting(packet, source, settings);
+    if (sighting === null) return null;
+    reportRogue(sighting);
+    return sighting.serverId;
+  };
+
+  // Group commit: packets that arrive together are decided in one transaction, flushed from
+  // setImmediate (after the event loop has read every datagram that was waiting). Each reply still
+  // leaves only after the commit that made its lease durable.
+  interface Pending {
+    readonly packet: DhcpPacket;
+    readonly via: { readonly localPort: number; readonly source: Endpoint };
+    readonly resolve: (decision: DhcpDecision) => void;
+    readonly reject: (error: Error) => void;
+  }
+  const queue: Pending[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const batch = queue.splice(0, MAX_BATCH);
+    if (queue.length > 0) schedule();
+    let results: Array<DhcpDecision | Error>;
+    try {
+      results = provisioner.handleDhcpBatch(batch);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error as Error);
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const result = results[i];
+      if (result === undefined || result instanceof Error) pending.reject(result ?? new Error('no decision'));
+      else pending.resolve(result);
+    });
+  };
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  const decide = (packet: DhcpPacket, via: Pending['via']): Promise<DhcpDecision> =>
+    new Promise((resolve, reject) => {
+      queue.push({ packet, via, resolve, reject });
+      schedule();
+    });
+
+  const toResult = (packet: DhcpPacket, decision: DhcpDecision, withRogue: { rogueServer?: string }): DhcpHandlerResult => {
+    if (decision.kind === 'ignore') {
+      if (decision.code === 'pool-exhausted') {
+        if (exhaustedReports.allow(packet.giaddr, now())) log.warn({ mac: packet.mac, giaddr: packet.giaddr }, `dhcp: ${decision.reason}`);
+      } else log.debug({ mac: packet.mac, code: decision.code, reason: decision.reason }, 'dhcp: no reply');
+      return { ignore: decision.code, ...withRogue };
+    }
+    return { reply: decision.packet, destination: decision.destination, maxSize: decision.maxSize };
+  };
+
   return startDhcpListener({
     address: config.dhcp.listen,
     port: config.dhcp.port,
+    ...(settings.mode === 'proxy' ? { pxePort: config.dhcp.pxePort } : {}),
+    ...(detectRogue && config.dhcp.rogue.watchClientPort ? { watchPort: DHCP_CLIENT_PORT, watch: spot } : {}),
     logger: log,
-    handle: (packet) => {
-      const decision = provisioner.handleDhcp(packet);
-      if (decision.kind === 'ignore') {
-        log.debug({ mac: packet.mac, reason: decision.reason }, 'no reply');
-        return null;
+    handle: (packet, source, { localPort }) => {
+      const rogue = spot(packet, source);
+      const withRogue = rogue === null ? {} : { rogueServer: rogue };
+      if (packet.op !== BOOTP_REQUEST) return { ignore: 'not-request', ...withRogue };
+      const outside = scope === null ? null : outOfScope(packet, source, scope);
+      if (outside !== null) {
+        log.debug({ mac: packet.mac, giaddr: packet.giaddr, from: source.address, reason: outside }, 'dhcp: dropped, not from a served network');
+        return { ignore: outside, ...withRogue };
       }
-      return { reply: decision.packet, destination: decision.destination, maxSize: decision.maxSize };
+      return decide(packet, { localPort, source }).then((decision) => toResult(packet, decision, withRogue));
     },
   });
 }

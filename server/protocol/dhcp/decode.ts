@@ -51,7 +51,7 @@ function decodeUnchecked(buf: Buffer): DhcpDecodeResult {
   const htype = buf.readUInt8(1);
   const chaddr = Buffer.from(buf.subarray(CHADDR_OFFSET, CHADDR_OFFSET + CHADDR_LENGTH));
   const options = new Map<number, Buffer>();
-  for (const [code, parts] of chunks) options.set(code, Buffer.concat(parts));
+  for (const [code, parts] of chunks) options.set(code, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
 
   return {
     ok: true,
@@ -93,7 +93,8 @@ function readOptions(area: Buffer, into: OptionChunks, where: string): string | 
       return `option ${code} in the ${where} claims ${length} bytes but only ${area.length - start} remain`;
     }
     const parts = into.get(code);
-    const value = Buffer.from(area.subarray(start, start + length));
+    // A view, not a copy: the datagram buffer belongs to this packet alone and is never written.
+    const value = area.subarray(start, start + length);
     if (parts) parts.push(value);
     else into.set(code, [value]);
     at = start + length;

@@ -48,11 +48,34 @@ export function readIpv4(buf: Buffer, offset: number): string {
 
 /** Four network-order bytes of a dotted quad. Throws on anything else (a programming error). */
 export function ipv4Bytes(ip: string): Buffer {
-  const parts = ip.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
+  const out = Buffer.alloc(4);
+  writeIpv4(out, 0, ip);
+  return out;
+}
+
+/** Writes a dotted quad at `offset` without allocating (the encoder's hot path). Throws RangeError on anything else. */
+export function writeIpv4(buf: Buffer, offset: number, ip: string): void {
+  let octet = 0;
+  let digits = 0;
+  let index = 0;
+  for (let i = 0; i < ip.length; i += 1) {
+    const c = ip.charCodeAt(i);
+    if (c === 46 && digits > 0 && index < 3 && octet <= 255) {
+      buf[offset + index] = octet;
+      index += 1;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      octet = octet * 10 + (c - 48);
+      digits += 1;
+    } else {
+      throw new RangeError(`not an IPv4 address: ${JSON.stringify(ip)}`);
+    }
+  }
+  if (index !== 3 || digits === 0 || octet > 255) {
     throw new RangeError(`not an IPv4 address: ${JSON.stringify(ip)}`);
   }
-  return Buffer.from(parts.map(Number));
+  buf[offset + 3] = octet;
 }
 
 /**

@@ -67,6 +67,14 @@ describe('encodeDhcp', () => {
     }
   });
 
+  it('refuses a header address that is not a dotted quad', () => {
+    for (const bad of ['256.1.1.1', '1.2.3', '1..2.3', '1.2.3.4.5', '1.2.3.a', '', '1.2.3.1000']) {
+      assert.throws(() => encodeDhcp(reply([], { yiaddr: bad })), DhcpEncodeError, bad);
+    }
+    const out = encodeDhcp(reply([], { yiaddr: '10.0.255.7' }));
+    assert.deepEqual(out.subarray(16, 20), Buffer.of(10, 0, 255, 7));
+  });
+
   it('encodes a zero-length option as code + length 0', () => {
     const out = encodeDhcp(reply([[80, Buffer.alloc(0)]]));
     assert.deepEqual(out.subarray(240, 243), Buffer.of(80, 0, 255));

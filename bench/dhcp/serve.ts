@@ -1,0 +1,56 @@
+/**
+ * rackboot's DHCP service as its own process, for the benchmark (bench/dhcp/run.ts): the same
+ * config loading, Provisioner, SQLite store (a file, WAL) and listener that `rackboot serve` wires
+ * up, without HTTP and TFTP. Registers the machines of `--machines FILE` (lines `mac,ip`) first,
+ * in one transaction. Prints `{"ready":port}` when listening; on SIGTERM or SIGINT closes and
+ * prints `{"stats":{...}}` (the listener's counters), then exits.
+ *
+ *   node --import tsx bench/dhcp/serve.ts --config rackboot.yaml [--machines FILE]
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../../server/config.js';
+import { createLogger } from '../../server/log.js';
+import { createProvisioner } from '../../server/main.js';
+import { startDhcpService } from '../../server/services/dhcp-service.js';
+
+const { values } = parseArgs({ options: { config: { type: 'string' }, machines: { type: 'string' } } });
+if (values.config === undefined) {
+  process.stderr.write('usage: serve.ts --config FILE [--machines FILE]\n');
+  process.exit(2);
+}
+const loaded = loadConfigFile(values.config);
+if (!loaded.config) {
+  process.stderr.write(`${loaded.errors.join('\n')}\n`);
+  process.exit(2);
+}
+const config = loaded.config;
+const { provisioner, close } = createProvisioner(config);
+if (values.machines !== undefined) {
+  const lines = readFileSync(values.machines, 'utf8').split('\n').filter((l) => l.includes(','));
+  const now = Date.now();
+  provisioner.store.transaction(() => {
+    lines.forEach((line, i) => {
+      const [mac, ip] = line.split(',');
+      if (mac && ip && !provisioner.store.machineByMac(mac)) {
+        provisioner.store.addMachine({ name: `bench-${i}`, macs: [mac], ip, role: null }, now);
+      }
+    });
+  });
+}
+const logger = createLogger(config.log.level, process.stderr);
+const service = await startDhcpService(config, provisioner, logger);
+process.stdout.write(`${JSON.stringify({ ready: service.port, pid: process.pid })}\n`);
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void service.close().then(() => {
+    close();
+    process.stdout.write(`${JSON.stringify({ stats: service.stats })}\n`);
+    process.exit(0);
+  });
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,45 @@
+/**
+ * rackboot's real DHCP service for real-client tests: config file, Provisioner over a SQLite file,
+ * startDhcpService (guard, group commit, proxy port, watch socket). Run it inside a test network
+ * namespace, never on a host interface:
+ *   node --import tsx test/helpers/dhcp-service-server.ts CONFIG.yaml '[{"name":..,"mac":..,"ip":..}]'
+ * stdout: {"ready":{port,pxePort,watchPort}} once listening; on SIGUSR2 {"stats":{...},"n":k} (k counts
+ * the signals, so a caller waits for its own line). Events: read the database (WAL) directly.
+ * SIGTERM closes it.
+ */
+import { loadConfigFile } from '../../server/config.js';
+import { createLogger } from '../../server/log.js';
+import { createProvisioner } from '../../server/main.js';
+import { startDhcpService } from '../../server/services/dhcp-service.js';
+
+const loaded = loadConfigFile(process.argv[2] ?? '');
+if (!loaded.config) {
+  process.stderr.write(`${loaded.errors.join('\n')}\n`);
+  process.exit(2);
+}
+const config = loaded.config;
+const machines = JSON.parse(process.argv[3] ?? '[]') as Array<{ name: string; mac: string; ip: string }>;
+const { provisioner, close } = createProvisioner(config);
+for (const m of machines) {
+  if (!provisioner.store.machineByMac(m.mac)) provisioner.registerMachine({ name: m.name, macs: [m.mac], ip: m.ip, role: null });
+}
+const service = await startDhcpService(config, provisioner, createLogger(config.log.level, process.stderr));
+const emit = (line: object): void => {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+};
+emit({ ready: { port: service.port, pxePort: service.pxePort, watchPort: service.watchPort } });
+
+let n = 0;
+process.on('SIGUSR2', () => {
+  n += 1;
+  emit({ stats: service.stats, n });
+});
+
+const stop = (): void => {
+  void service.close().then(() => {
+    close();
+    process.exit(0);
+  });
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
