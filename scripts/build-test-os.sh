@@ -13,8 +13,12 @@
 #
 # Environment:
 #   TEST_OS_KERNEL_PACKAGE  kernel package to use (default: what linux-image-amd64 depends on)
-#   TEST_OS_MODULES         modules to include with their dependencies
-#                           (default: "virtio_pci virtio_net virtio_blk e1000")
+#   TEST_OS_MODULES         modules to include with their dependencies (default: "virtio_pci
+#                           virtio_net virtio_blk e1000 vfat nls_cp437 nls_ascii nls_utf8";
+#                           vfat: the install tests' disk image)
+#   TEST_OS_BINARIES        host programs copied in with their shared libraries, for the install
+#                           script (default: "/usr/bin/bash /usr/sbin/sfdisk"; Debian packages bash,
+#                           fdisk)
 #   TEST_OS_CACHE           where the .deb and the unpacked kernel/modules are kept
 #                           (default: OUT_DIR/cache)
 set -euo pipefail
@@ -22,7 +26,8 @@ set -euo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 out_dir=${1:-$repo_root/.cache/test-os}
-modules=${TEST_OS_MODULES:-virtio_pci virtio_net virtio_blk e1000}
+modules=${TEST_OS_MODULES:-virtio_pci virtio_net virtio_blk e1000 vfat nls_cp437 nls_ascii nls_utf8}
+binaries=${TEST_OS_BINARIES:-/usr/bin/bash /usr/sbin/sfdisk}
 init_src=$script_dir/test-os/init
 udhcpc_src=$script_dir/test-os/udhcpc.script
 busybox_bin=/bin/busybox
@@ -47,6 +52,10 @@ need gzip gzip
 need awk mawk
 need sha256sum coreutils
 need flock util-linux
+need ldd libc-bin
+for b in $binaries; do
+  [ -x "$b" ] || missing+=("$b (apt-get install $(case "${b##*/}" in bash) echo bash ;; sfdisk) echo fdisk ;; *) echo "the package that has $b" ;; esac))")
+done
 if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || [ ! -x "$busybox_bin" ]; then
   missing+=("$busybox_bin from busybox-static (apt-get install busybox-static; it replaces the dynamic busybox)")
 fi
@@ -104,6 +113,7 @@ inputs_sha=$(
     echo "deb=$deb_name"
     echo "modules=$modules"
     echo "busybox=$busybox_sha"
+    for b in $binaries; do sha256sum "$b" | cut -d' ' -f1; done
     sha256sum "$init_src" "$udhcpc_src" "${BASH_SOURCE[0]}" | cut -d' ' -f1
   } | sha256sum | cut -d' ' -f1
 )
@@ -177,6 +187,17 @@ cp "$busybox_bin" "$stage/bin/busybox"
   [ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
 done
 cp -a "$kcache/modules" "$stage/lib/modules/$kver"
+# bash and sfdisk for the install script, with the shared libraries ldd names (same paths as on the host)
+for b in $binaries; do
+  mkdir -p "$stage$(dirname "$b")"
+  rm -f "$stage$b"
+  cp -L "$b" "$stage$b"
+  ldd "$b" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | while read -r lib; do
+    [ -e "$stage$lib" ] && continue
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L "$lib" "$stage$lib"
+  done
+done
 cp "$kcache/modules.list" "$stage/etc/modules.list"
 install -m 0755 "$init_src" "$stage/init"
 install -m 0755 "$udhcpc_src" "$stage/etc/udhcpc.script"
