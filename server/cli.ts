@@ -2,7 +2,7 @@
 /**
  * rackboot <command>. Exit codes: 0 success, 1 operation failed, 2 usage or configuration error.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { loadConfigFile, loadEmbeddedConfig, type Config, type ConfigResult } from './config.js';
 import { isRole } from './core/cloud-config-context.js';
@@ -14,10 +14,14 @@ import { isRackbootError } from './errors.js';
 import { createLogger } from './log.js';
 import { createProvisioner, databasePath, reloadCatalog, startServer } from './main.js';
 import { registerIpmiCommands } from './cli-ipmi.js';
+import { registerInstallCommands } from './cli-install.js';
+import { enableInstall } from './install/enable.js';
 import { parseIpRule } from './core/ip-policy.js';
 import { previewDhcp } from './preview-dhcp.js';
 import { dhcpSettings } from './services/dhcp-service.js';
 import { formatTable, formatTime } from './cli-format.js';
+import { ApiTokenStore } from './store/api-token-store.js';
+import { openDatabase } from './store/db.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -54,7 +58,9 @@ program
   .name('rackboot')
   .description('PXE bare-metal provisioning: DHCP, TFTP, HTTP boot and install tracking')
   .option('-c, --config <file>', 'configuration file (default: $RACKBOOT_CONFIG, else the embedded default)')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // commander's own usage errors (unknown option, missing argument) exit 2 like ours, not 1
+  .exitOverride();
 
 program
   .command('serve')
@@ -64,6 +70,7 @@ program
     const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level);
     for (const warning of warnings) logger.warn(warning);
     const server = await startServer(config, logger);
+    const install = enableInstall(server.provisioner, config, logger);
     process.stdout.write(
       [
         `rackboot serving (config: ${config.source})`,
@@ -71,12 +78,17 @@ program
         `  data  ${server.databasePath}`,
         `  assets ${config.boot.assetsDir}`,
         config.dhcp.enabled ? '' : '  dhcp  off (enable it in a config file that names the provisioning subnet)',
+        `  ui    ${config.http.publicUrl}/ (API ${config.http.publicUrl}/api/v1, metrics ${config.http.publicUrl}/metrics)`,
+        server.newApiToken === null
+          ? ''
+          : `  API token (shown this once; only its hash is kept; \`rackboot api-token rotate\` makes a new one):\n    ${server.newApiToken}`,
       ]
         .filter((l) => l !== '')
         .join('\n') + '\n',
     );
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping');
+      install.stop();
       server.close().then(
         () => process.exit(0),
         () => process.exit(EXIT_FAILED),
@@ -149,7 +161,8 @@ program
   .option('--role <role>', `one of ${ROLES.join(', ')}`)
   .addOption(new Option('--mode <mode>', 'install to disk, or boot in memory').choices(['install', 'memory']).default('install'))
   .option('--menu', 'clear the role: the next boot shows the menu')
-  .action((refs: string[], options: { role?: string; mode: BootMode; menu?: boolean }) => {
+  .option('--json', 'print the updated machines as JSON')
+  .action((refs: string[], options: { role?: string; mode: BootMode; menu?: boolean; json?: boolean }) => {
     if ((options.role === undefined) === (options.menu !== true)) throw new CliError('give either --role or --menu', EXIT_USAGE);
     const role = options.role ?? null;
     if (role !== null && !isRole(role)) throw new CliError(`--role ${role}: not one of ${ROLES.join(', ')}`, EXIT_USAGE);
@@ -157,10 +170,9 @@ program
       const machines = refs.map((ref) => p.machineByRef(ref) ?? ref);
       const missing = machines.filter((m): m is string => typeof m === 'string');
       if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
-      for (const machine of machines as Machine[]) {
-        const updated = p.assignRole(machine, role, options.mode);
-        process.stdout.write(`${updated.name}: ${updated.role === null ? 'no role (boot menu)' : `${updated.role} (${updated.bootMode})`}\n`);
-      }
+      const updated = (machines as Machine[]).map((machine) => p.assignRole(machine, role, options.mode));
+      if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+      else for (const m of updated) process.stdout.write(`${m.name}: ${m.role === null ? 'no role (boot menu)' : `${m.role} (${m.bootMode})`}\n`);
     });
   });
 
@@ -202,11 +214,13 @@ program
   .option('--json', 'JSON instead of a table')
   .option('--limit <n>', 'at most this many events', '200')
   .action((ref: string | undefined, options: { json?: boolean; limit: string }) => {
+    const limit = Number(options.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliError(`--limit ${options.limit}: expected a whole number from 1 to 10000`, EXIT_USAGE);
     const events = withProvisioner(program.opts().config, (p) => {
-      if (ref === undefined) return p.store.listEvents({ limit: Number(options.limit) });
+      if (ref === undefined) return p.store.listEvents({ limit });
       const machine = p.machineByRef(ref);
       if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
-      return p.store.listEvents({ machineId: machine.id, limit: Number(options.limit) });
+      return p.store.listEvents({ machineId: machine.id, limit });
     });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
@@ -228,6 +242,39 @@ program
     const { config, warnings } = resolveConfig(program.opts().config);
     for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
     if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  });
+
+const apiToken = program.command('api-token').description("the bearer token the API's mutations (and the dashboard's actions) need");
+
+function withTokenStore<T>(work: (tokens: ApiTokenStore) => T): T {
+  const { config } = resolveConfig(program.opts().config);
+  const db = openDatabase(databasePath(config));
+  try {
+    return work(new ApiTokenStore(db));
+  } finally {
+    db.close();
+  }
+}
+
+apiToken
+  .command('rotate')
+  .description('revoke the API token and print a new one, this once (only its hash is stored); a running server uses it at once')
+  .option('--json', 'print {"token": ...} as JSON')
+  .action((options: { json?: boolean }) => {
+    const token = withTokenStore((tokens) => tokens.rotate(Date.now()));
+    if (options.json) process.stdout.write(`${JSON.stringify({ token })}\n`);
+    else process.stdout.write(`${token}\n`);
+    process.stderr.write('rackboot: the previous API token no longer works; this one is not shown again\n');
+  });
+
+apiToken
+  .command('status')
+  .description('whether there is an API token, its first characters and when it was made (never the token)')
+  .option('--json', 'JSON instead of text')
+  .action((options: { json?: boolean }) => {
+    const active = withTokenStore((tokens) => tokens.active());
+    if (options.json) process.stdout.write(`${JSON.stringify({ active: active !== null, hint: active?.hint ?? null, createdAt: active?.createdAt ?? null })}\n`);
+    else process.stdout.write(active ? `API token ${active.hint}… made ${formatTime(active.createdAt)}\n` : 'no API token yet: `rackboot serve` makes one at its first start, or run `rackboot api-token rotate`\n');
   });
 
 function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string }) {
@@ -268,7 +315,13 @@ registerIpmiCommands(program, {
   },
 });
 
+registerInstallCommands(program, {
+  config: () => resolveConfig(program.opts().config).config,
+  withProvisioner: (work) => withProvisioner(program.opts().config, work),
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
   if (error instanceof CliError) {
     process.stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
     process.exit(error.exitCode);

@@ -8,7 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseIpRule } from './core/ip-policy.js';
-import { cidrContains as containsIp, parseCidr } from './core/ipv4.js';
+import { cidrContains as containsIp, parseCidr, parseIpv4 } from './core/ipv4.js';
+import { installSchema } from './config-install.js';
 
 const port = z.number().int().min(1).max(65535);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -19,6 +20,8 @@ const subnetSchema = z.strictObject({
   dns: z.array(z.ipv4()).default([]),
   domain: z.string().min(1).optional(),
   leaseSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+  /** Optional dynamic range for machines not in the inventory (discovery); off unless set. */
+  pool: z.strictObject({ start: z.ipv4(), end: z.ipv4() }).optional(),
 });
 
 const bootFilesSchema = z.strictObject({
@@ -67,6 +70,13 @@ const configSchema = z.strictObject({
       root: z.string().min(1).default('/usr/lib/ipxe'),
       maxBlockSize: z.number().int().min(512).max(65464).default(1468),
       maxWindowSize: z.number().int().min(1).max(64).default(32),
+      /** Concurrent transfers in total, and per client address; beyond them: ERROR 0 "Server busy". */
+      maxTransfers: z.number().int().min(1).max(100_000).default(500),
+      maxTransfersPerClient: z.number().int().min(1).max(100_000).default(16),
+      /** First retransmission timeout (doubles per retry, up to 8x); a client's `timeout` option replaces it. */
+      retransmitMs: z.number().int().min(10).max(60_000).default(1000),
+      /** Retransmissions of one OACK or window before a transfer is given up. */
+      maxRetries: z.number().int().min(0).max(100).default(5),
     })
     .prefault({}),
   dhcp: z
@@ -80,6 +90,28 @@ const configSchema = z.strictObject({
       chainloadEmbeddedIpxe: z.boolean().default(false),
       chainWindowSeconds: z.number().int().min(10).max(3600).default(300),
       bootFiles: bootFilesSchema.prefault({}),
+      /** full: rackboot hands out addresses; proxy: the site's DHCP server does, rackboot adds boot information (ports 67 and pxePort). */
+      mode: z.enum(['full', 'proxy']).default('full'),
+      /** PXE boot-server port, bound in proxy mode only. */
+      pxePort: port.default(4011),
+      /** Provisioning interfaces: must exist at start; packets that cannot come from their subnets (or a relay in dhcp.subnets) are dropped. */
+      interfaces: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,15}$/, 'an interface name')).default([]),
+      /** Other DHCP servers expected on the segment (active-active rackboot instances): never reported as rogue. */
+      peers: z.array(z.ipv4()).default([]),
+      /** How long a DECLINEd pool address stays out of use. */
+      declineSeconds: z.number().int().min(10).max(86_400).default(600),
+      /** How long a pool address is held after an OFFER. */
+      offerHoldSeconds: z.number().int().min(5).max(600).default(30),
+      rogue: z
+        .strictObject({
+          /** Report other DHCP servers (event + warn log + counter). */
+          detect: z.boolean().default(true),
+          /** At most one report per foreign server per interval. */
+          reportIntervalSeconds: z.number().int().min(1).max(86_400).default(300),
+          /** Also listen on UDP 68 to see other servers' broadcast OFFERs/ACKs (the client port). */
+          watchClientPort: z.boolean().default(false),
+        })
+        .prefault({}),
     })
     .prefault({}),
   boot: z
@@ -142,6 +174,8 @@ const configSchema = z.strictObject({
       etcdBinary: z.string().min(1).default('etcd/etcd'),
     })
     .prefault({}),
+  /** The install script, offline assets and stuck-state timeouts (server/config-install.ts, docs/install.md). */
+  install: installSchema,
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
@@ -226,7 +260,11 @@ function checkCrossFieldRules(value: RawConfig, source: string, errors: string[]
     if (subnet.gateway !== undefined && !cidrContains(subnet.cidr, subnet.gateway)) {
       errors.push(`${source}: dhcp.subnets.${index}.gateway: ${subnet.gateway} is outside ${subnet.cidr}`);
     }
+    checkPool(value, subnet, `${source}: dhcp.subnets.${index}.pool`, errors);
   });
+  if (value.dhcp.mode === 'proxy' && value.dhcp.pxePort === value.dhcp.port) {
+    errors.push(`${source}: dhcp.pxePort: must differ from dhcp.port (${value.dhcp.port})`);
+  }
   if (value.dhcp.enabled && !value.dhcp.subnets.some((s) => cidrContains(s.cidr, value.server.address))) {
     warnings.push(
       `${source}: server.address ${value.server.address} is in no dhcp subnet: fine behind relays, otherwise machines cannot reach it`,
@@ -241,6 +279,21 @@ function checkCrossFieldRules(value: RawConfig, source: string, errors: string[]
   }
   if (value.dhcp.enabled && value.server.address.startsWith('127.')) {
     errors.push(`${source}: server.address: DHCP clients cannot reach a loopback address; set the provisioning address`);
+  }
+}
+
+function checkPool(value: RawConfig, subnet: RawConfig['dhcp']['subnets'][number], where: string, errors: string[]): void {
+  const pool = subnet.pool;
+  if (pool === undefined) return;
+  if (value.dhcp.mode === 'proxy') errors.push(`${where}: proxy mode never hands out addresses; remove the pool`);
+  for (const [key, ip] of [['start', pool.start], ['end', pool.end]] as const) {
+    if (!cidrContains(subnet.cidr, ip)) errors.push(`${where}.${key}: ${ip} is outside ${subnet.cidr}`);
+  }
+  const start = parseIpv4(pool.start);
+  const end = parseIpv4(pool.end);
+  if (start !== null && end !== null) {
+    if (end < start) errors.push(`${where}: end ${pool.end} is before start ${pool.start}`);
+    else if (end - start + 1 > 65_536) errors.push(`${where}: ${end - start + 1} addresses; at most 65536`);
   }
 }
 

@@ -3,13 +3,22 @@
  * CLI) that reads files, the environment and signals; everything below it gets frozen config.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import { Provisioner } from './core/provisioner.js';
 import { RackbootError } from './errors.js';
 import { buildApp } from './http/app.js';
+import { NO_POWER_REASON } from './http/operator.js';
+import type { PowerDriver } from './core/power-driver.js';
+import type { InventoryStore } from './core/ports.js';
+import { ipmiConnector } from './net/ipmi-client.js';
+import { ipmiPowerDriver } from './services/power-service.js';
+import { ApiTokenStore } from './store/api-token-store.js';
+import { BmcStore } from './store/bmc-store.js';
+import type { Db } from './store/db.js';
+import { OverviewStore } from './store/overview-store.js';
 import type { Logger } from './log.js';
 import { dhcpSettings, startDhcpService, type DhcpService } from './services/dhcp-service.js';
 import { startTftpService, type TftpService } from './services/tftp-service.js';
@@ -21,6 +30,8 @@ export interface RunningServer {
   readonly provisioner: Provisioner;
   readonly listening: readonly string[];
   readonly databasePath: string;
+  /** The API token made at the first start: shown once, only its hash is kept. Null on later starts. */
+  readonly newApiToken: string | null;
   close(): Promise<void>;
 }
 
@@ -43,7 +54,7 @@ export function loadCatalog(config: Config): Catalog {
   return result.catalog;
 }
 
-export function createProvisioner(config: Config): { provisioner: Provisioner; close(): void } {
+export function createProvisioner(config: Config): { provisioner: Provisioner; db: Db; close(): void } {
   const db = openDatabase(databasePath(config));
   const provisioner = new Provisioner({
     store: new SqliteStore(db),
@@ -62,12 +73,17 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; c
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
   });
-  return { provisioner, close: () => db.close() };
+  return { provisioner, db, close: () => db.close() };
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   mkdirSync(config.boot.assetsDir, { recursive: true });
-  const { provisioner, close: closeStore } = createProvisioner(config);
+  const { provisioner, db, close: closeStore } = createProvisioner(config);
+  const apiTokens = new ApiTokenStore(db);
+  const newApiToken = apiTokens.ensure(Date.now());
+  const power = powerDriverFor(config, provisioner.store, db);
+  let tftp: TftpService | undefined;
+  let dhcp: DhcpService | undefined;
   const listening: string[] = [];
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -76,27 +92,58 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
 
   try {
-    const app = await buildApp({ provisioner, assetsDir: config.boot.assetsDir, firmwareDir: config.tftp.root, logger });
+    const app = await buildApp({
+      provisioner,
+      assetsDir: config.boot.assetsDir,
+      firmwareDir: config.tftp.root,
+      logger,
+      operator: {
+        overview: new OverviewStore(db),
+        tokens: apiTokens,
+        power: power.driver,
+        noPowerReason: power.reason,
+        metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null },
+      },
+    });
     await app.listen({ host: config.http.listen, port: config.http.port });
     closers.push(() => app.close());
     listening.push(`http  ${config.http.listen}:${config.http.port} (machines use ${config.http.publicUrl})`);
 
     if (config.tftp.enabled) {
-      const tftp: TftpService = await startTftpService(config, provisioner, logger);
-      closers.push(() => tftp.close());
-      listening.push(`tftp  ${config.tftp.listen}:${tftp.port} (serving ${config.tftp.root})`);
+      const started: TftpService = (tftp = await startTftpService(config, provisioner, logger));
+      closers.push(() => started.close());
+      listening.push(`tftp  ${config.tftp.listen}:${started.port} (serving ${config.tftp.root})`);
     }
     if (config.dhcp.enabled) {
-      const dhcp: DhcpService = await startDhcpService(config, provisioner, logger);
-      closers.push(() => dhcp.close());
-      listening.push(`dhcp  ${config.dhcp.listen}:${dhcp.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')})`);
+      const started: DhcpService = (dhcp = await startDhcpService(config, provisioner, logger));
+      closers.push(() => started.close());
+      listening.push(`dhcp  ${config.dhcp.listen}:${started.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')})`);
     }
   } catch (error) {
     await closeAll();
     throw error;
   }
 
-  return { provisioner, listening, databasePath: databasePath(config), close: closeAll };
+  return { provisioner, listening, databasePath: databasePath(config), newApiToken, close: closeAll };
+}
+
+/**
+ * The dashboard's and API's power buttons: IPMI through each machine's BMC when rackboot has the
+ * BMC password (ipmi.passwordFile, else $RACKBOOT_IPMI_PASSWORD); otherwise none, and they say why.
+ */
+export function powerDriverFor(config: Config, inventory: InventoryStore, db: Db, env: NodeJS.ProcessEnv = process.env): { driver: PowerDriver | null; reason: string } {
+  let password: string | undefined;
+  if (config.ipmi.passwordFile !== undefined) {
+    try {
+      password = readFileSync(config.ipmi.passwordFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      return { driver: null, reason: `no power driver: ipmi.passwordFile ${config.ipmi.passwordFile}: ${(error as Error).message}` };
+    }
+  } else password = env.RACKBOOT_IPMI_PASSWORD;
+  if (password === undefined || password === '') return { driver: null, reason: NO_POWER_REASON };
+  const connect = ipmiConnector({ timeoutMs: config.ipmi.timeoutMs, attempts: config.ipmi.attempts, cipherSuites: config.ipmi.cipherSuites });
+  const credentials = { username: env.RACKBOOT_IPMI_USER ?? config.ipmi.username, password };
+  return { driver: ipmiPowerDriver({ inventory, bmcs: new BmcStore(db), connect, credentials }), reason: '' };
 }
 
 /**

@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'dhcp-nak',
   'dhcp-release',
   'dhcp-ignored',
+  'dhcp-rogue-server',
   'firmware-loaded',
   'ipxe',
   'booting',
@@ -56,8 +57,16 @@ const STATE_FOR_EVENT: Partial<Record<EventType, MachineState>> = {
   'render-failed': 'failed',
 };
 
-/** The state a machine is in after `event`, or null when the event leaves the state as it is. */
-export function stateAfter(event: EventType, current: MachineState): MachineState | null {
+/** Events of a PXE boot that an installed machine answers with its local disk (boot-plan.ts). */
+const LOCAL_BOOT_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['dhcp', 'firmware-loaded', 'ipxe']);
+
+/**
+ * The state a machine is in after `event`, or null when the event leaves the state as it is.
+ * An installed (or ready) machine in install mode stays so through the DHCP and iPXE steps of its
+ * next boot: they end in its local disk, and the state is what decides that.
+ */
+export function stateAfter(event: EventType, current: MachineState, bootMode?: 'memory' | 'install'): MachineState | null {
+  if (bootMode === 'install' && (current === 'installed' || current === 'ready') && LOCAL_BOOT_EVENTS.has(event)) return null;
   const next = STATE_FOR_EVENT[event];
   if (next === undefined || next === current) return null;
   return next;

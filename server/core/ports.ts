@@ -57,8 +57,16 @@ export interface InventoryStore {
 
   leaseByMac(mac: MacAddress): Lease | null;
   leaseByIp(ip: string): Lease | null;
+  /**
+   * Upserts by MAC. Another MAC's lease on the same address is dropped when it has expired or when
+   * `lease` is a machine's (its reservation wins over a pool lease); otherwise this throws.
+   */
   putLease(lease: Lease): void;
   deleteLease(mac: MacAddress): void;
+  /** Addresses the DHCP pool may not give `mac`: others' active leases, reservations, declined addresses. */
+  unavailableAddresses(mac: MacAddress, now: number): Set<string>;
+  /** A client DECLINEd `ip`: keep it out of the pool until `until`. */
+  declineAddress(ip: string, mac: MacAddress | null, until: number, now: number): void;
 
   appendEvent(event: NewEvent, now: number): MachineEvent;
   listEvents(query: EventQuery): MachineEvent[];

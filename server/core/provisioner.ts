@@ -7,13 +7,15 @@ import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type Menu
 import { clientInfo, type ClientInfo } from './client-info.js';
 import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
 import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
+import type { RogueSighting } from './dhcp-guard.js';
 import { normaliseMac } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
+import { buildInstallContext, type InstallExtension, type InstallScriptContext } from './install.js';
 import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
 import type { BootMode, Role } from './render-context.js';
-import type { Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
+import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
 
 export type { OsImage } from './boot-plan.js';
 
@@ -79,6 +81,7 @@ export class Provisioner {
   private readonly settings: ProvisionerSettings;
   private readonly clock: Clock;
   private readonly newToken: () => string;
+  private install: InstallExtension | null = null;
 
   constructor(deps: ProvisionerDeps) {
     this.store = deps.store;
@@ -106,30 +109,65 @@ export class Provisioner {
    * One DHCP packet: read the machine and its lease, decide, write the outcome, all in one
    * transaction, so the lease is durable before the reply leaves and two packets never interleave.
    */
-  handleDhcp(packet: DhcpPacket): DhcpDecision {
+  handleDhcp(packet: DhcpPacket, via: { readonly localPort?: number; readonly source?: Endpoint } = {}): DhcpDecision {
     const settings = this.settings.dhcp;
     if (!settings) throw new Error('DHCP is not configured');
+    return this.store.transaction(() => this.dhcpInTransaction(settings, packet, via));
+  }
+
+  private dhcpInTransaction(settings: DhcpSettings, packet: DhcpPacket, via: { readonly localPort?: number; readonly source?: Endpoint }): DhcpDecision {
     const now = this.clock.now();
     const client = clientInfo(packet);
-    return this.store.transaction(() => {
-      const machine = client.mac === null ? null : this.store.machineByMac(client.mac);
-      const lease = client.mac === null ? null : this.store.leaseByMac(client.mac);
-      const decision = decideDhcp({
-        packet,
-        client,
-        machine: machine && { id: machine.id, name: machine.name, ip: machine.ip, ipxeChainedAt: machine.ipxeChainedAt },
-        lease: lease && { ip: lease.ip, expiresAt: lease.expiresAt },
-        settings,
-        now,
-      });
-      this.applyDhcpEffects(decision.effects, machine, client, now);
-      return decision;
+    const machine = client.mac === null ? null : this.store.machineByMac(client.mac);
+    const lease = client.mac === null ? null : this.store.leaseByMac(client.mac);
+    const decision = decideDhcp({
+      packet,
+      client,
+      machine: machine && { id: machine.id, name: machine.name, ip: machine.ip, ipxeChainedAt: machine.ipxeChainedAt },
+      lease: lease && { ip: lease.ip, expiresAt: lease.expiresAt },
+      settings,
+      now,
+      ...(via.localPort === undefined ? {} : { localPort: via.localPort }),
+      ...(via.source === undefined ? {} : { source: via.source }),
+      addresses: { unavailableFor: (mac) => this.store.unavailableAddresses(mac, now) },
     });
+    this.applyDhcpEffects(decision.effects, machine, client, now);
+    return decision;
+  }
+
+  /**
+   * Group commit: several DHCP packets in one transaction. Every lease is durable once this returns,
+   * before any of the replies is sent. Should one packet throw, the whole batch rolls back and each
+   * packet is retried in a transaction of its own, so the failure stays that packet's (its Error).
+   */
+  handleDhcpBatch(requests: ReadonlyArray<{ readonly packet: DhcpPacket; readonly via?: { readonly localPort?: number; readonly source?: Endpoint } }>): Array<DhcpDecision | Error> {
+    const settings = this.settings.dhcp;
+    if (!settings) throw new Error('DHCP is not configured');
+    try {
+      return this.store.transaction(() => requests.map((request) => this.dhcpInTransaction(settings, request.packet, request.via ?? {})));
+    } catch {
+      return requests.map((request) => {
+        try {
+          return this.handleDhcp(request.packet, request.via);
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      });
+    }
+  }
+
+  /** Another DHCP server answers on the segment (the caller rate-limits): an event for the operator. */
+  dhcpServerSeen(sighting: RogueSighting): void {
+    const how = sighting.via === 'reply' ? `sent ${sighting.messageType}${sighting.yiaddr && sighting.yiaddr !== '0.0.0.0' ? ` of ${sighting.yiaddr}` : ''}` : 'was selected in a client REQUEST';
+    this.store.transaction(() =>
+      this.record(null, 'dhcp-rogue-server', `another DHCP server ${sighting.serverId} ${how} (seen from ${sighting.source}${sighting.mac ? `, client ${sighting.mac}` : ''})`, { ...sighting }, sighting.mac ?? undefined),
+    );
   }
 
   private applyDhcpEffects(effects: DhcpEffects, machine: Machine | null, client: ClientInfo, now: number): void {
     if (effects.lease) this.store.putLease({ ...effects.lease, updatedAt: now });
     if (effects.releaseLease && client.mac !== null) this.store.deleteLease(client.mac);
+    if (effects.decline) this.store.declineAddress(effects.decline.ip, client.mac, effects.decline.until, now);
     if (machine && effects.chain) this.store.setIpxeChainedAt(machine.id, effects.chain === 'set' ? now : null);
     for (const event of effects.events) this.recordNew(machine, event);
     if (effects.discovered?.mac) {
@@ -153,7 +191,7 @@ export class Provisioner {
     );
     if (machine) {
       const current = this.store.machineById(machine.id);
-      const next = current ? stateAfter(type, current.state) : null;
+      const next = current ? stateAfter(type, current.state, current.bootMode) : null;
       if (next) this.store.setState(machine.id, next, now);
     }
     return event;
@@ -256,6 +294,22 @@ export class Provisioner {
     });
   }
 
+  /**
+   * Sends a machine back to `registered`: an installed machine boots its disk until this is done,
+   * and its next PXE boot after it installs its role again. Records who-asked-what on the timeline.
+   */
+  reprovision(machine: Machine, reason = 'requested by the operator'): Machine {
+    return this.store.transaction(() => {
+      const current = this.store.machineById(machine.id) ?? machine;
+      const next = current.role === null ? 'the next PXE boot shows the boot menu' : `the next PXE boot ${current.bootMode === 'memory' ? 'boots' : 'installs'} ${current.role} again`;
+      // the running OS's boot token dies with it: a late callback must not undo the reprovision
+      this.store.setBootToken(current.id, null);
+      this.store.setConfigToken(current.id, null);
+      this.record(current, 'registered', `reprovision ${reason} (was ${current.state}): ${next}`, { reprovision: true, previousState: current.state });
+      return this.store.machineById(machine.id) as Machine;
+    });
+  }
+
   /** The machine's cloud-config now, rendered and validated; writes nothing. */
   renderCloudConfig(machine: Machine, bootToken: string): Rendered {
     const built = buildCloudConfigContext(
@@ -345,6 +399,11 @@ export class Provisioner {
         return { ok: false, status: 400, message: `event must be one of booted, progress, installing, installed, ready, failed; got ${JSON.stringify(body.event)}` };
       }
       const message = typeof body.message === 'string' ? body.message.slice(0, 4000) : event;
+      // a repeated installed/ready (a retried POST, a second first boot) changes nothing
+      const duplicate = this.duplicateCallback(machine, event);
+      if (duplicate) return { ok: true, value: duplicate };
+      // progress keeps the state but restarts its stuck timer (install.stuck.timeouts)
+      if (event === 'progress' && machine.state === 'installing') this.store.setState(machine.id, 'installing', this.clock.now());
       return { ok: true, value: this.record(machine, event, message, { clientIp }) };
     });
   }
@@ -373,6 +432,146 @@ export class Provisioner {
   private refuseToken<T>(token: string, what: string): Outcome<T> {
     this.record(null, 'token-refused', `${what} requested with an unknown or expired token`, { token: token.slice(0, 6) });
     return { ok: false, status: 403, message: 'unknown or expired boot token' };
+  }
+
+  // --- install mode: the per-machine install script, idempotent callbacks, stuck states ---------
+
+  /** Install mode's settings, template, mirror manifests and cluster secrets (server/install/enable.ts). */
+  setInstall(extension: InstallExtension | null): void {
+    this.install = extension;
+  }
+
+  /**
+   * GET /install/<bootToken>: the machine's install script, only to its own address (it carries the
+   * cluster's secrets) and only in install mode. A version that is not imported or a payload that
+   * cannot render is never served: the machine gets `render-failed` and the operator sees why.
+   */
+  installScript(bootToken: string, clientIp: string, options: { dryRun?: boolean } = {}): Outcome<string> {
+    return this.store.transaction(() => {
+      const machine = this.store.machineByBootToken(bootToken);
+      if (!machine) return this.refuseToken(bootToken, 'install script');
+      if (!this.isMachineAddress(machine, clientIp)) {
+        this.record(machine, 'token-refused', `install script requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
+        return { ok: false, status: 403, message: 'this token belongs to another machine' };
+      }
+      if (machine.bootMode !== 'install') return { ok: false, status: 409, message: `${machine.name} boots its role in memory; there is nothing to install` };
+      const rendered = this.renderInstallScript(machine, bootToken, options);
+      if (!rendered.ok) return this.renderFailed(machine, `install script not served: ${rendered.errors.join('; ')}`);
+      const c = rendered.context;
+      this.record(machine, 'installing', `install script served: ${c.image.mirror} ${c.image.version}, ${c.payload.summary}${c.allowWipe ? ', may overwrite a used disk (reprovision)' : ''}${c.dryRun ? ', dry run' : ''}`, {
+        clientIp,
+        version: c.image.version,
+        payload: c.payload.kind,
+        allowWipe: c.allowWipe,
+        dryRun: c.dryRun,
+      });
+      return { ok: true, value: rendered.text };
+    });
+  }
+
+  /** The install script as it would be rendered now; writes nothing. */
+  renderInstallScript(
+    machine: Machine,
+    bootToken: string,
+    options: { dryRun?: boolean } = {},
+  ): { ok: true; text: string; context: InstallScriptContext } | { ok: false; errors: readonly string[] } {
+    const extension = this.install;
+    if (!extension) return { ok: false, errors: ['install mode is not enabled in this rackboot process'] };
+    const inventory = this.store.listMachines();
+    const built = buildCloudConfigContext(
+      {
+        machine,
+        inventory,
+        subnets: this.settings.subnets,
+        baseUrl: this.settings.publicUrl,
+        serverAddress: this.settings.serverAddress,
+        cluster: this.settings.cluster,
+        bootToken,
+      },
+      this.settings.cloudConfig,
+    );
+    if (!built.ok) return { ok: false, errors: built.errors };
+    // the third render stage: the role as the installed system runs it (no installer)
+    const userData = this.renderer.cloudConfig(built.template, { ...built.context, installScriptUrl: '' } as unknown as Record<string, unknown>);
+    if (!userData.ok) return { ok: false, errors: userData.errors.map((e) => `installed ${built.template} cloud-config: ${e}`) };
+    const result = buildInstallContext({
+      machine,
+      inventory,
+      cloud: built.context,
+      settings: extension.settings,
+      baseUrl: this.settings.publicUrl,
+      assets: extension.assets,
+      kubernetes: extension.kubernetes,
+      userData: userData.text.endsWith('\n') ? userData.text : `${userData.text}\n`,
+      allowWipe: this.wipeAllowed(machine),
+      dryRun: options.dryRun ?? false,
+    });
+    if (!result.ok) return result;
+    try {
+      return { ok: true, text: extension.renderer.installScript(result.context), context: result.context };
+    } catch (error) {
+      return { ok: false, errors: [`install.sh: ${(error as Error).message}`] };
+    }
+  }
+
+  /** A reprovision (`registered` with data.reprovision) after the last `installed`: the script may overwrite a used disk. */
+  private wipeAllowed(machine: Machine): boolean {
+    let installed = 0;
+    let reprovision = 0;
+    this.scanEvents(machine.id, (event) => {
+      if (event.type === 'installed') installed = event.id;
+      else if (event.type === 'registered' && event.data?.reprovision === true) reprovision = event.id;
+    });
+    return reprovision > installed;
+  }
+
+  /** The earlier event when `installed` or `ready` repeats what the machine already is. */
+  private duplicateCallback(machine: Machine, event: string): MachineEvent | null {
+    const repeat = (event === 'installed' && (machine.state === 'installed' || machine.state === 'ready')) || (event === 'ready' && machine.state === 'ready');
+    if (!repeat) return null;
+    let found: MachineEvent | null = null;
+    this.scanEvents(machine.id, (e) => {
+      if (e.type === event) found = e;
+    });
+    return found;
+  }
+
+  private scanEvents(machineId: number, visit: (event: MachineEvent) => void): void {
+    let afterId = 0;
+    for (let page = 0; page < 1000; page++) {
+      const events = this.store.listEvents({ machineId, afterId, limit: 5000 });
+      for (const event of events) visit(event);
+      const last = events.at(-1);
+      if (!last || events.length < 5000) return;
+      afterId = last.id;
+    }
+  }
+
+  /**
+   * The periodic check (rackboot serve): a machine that has made no progress in a state for longer
+   * than install.stuck.timeouts[state] becomes `stuck`, with the reason as the event.
+   */
+  checkStuck(): MachineEvent[] {
+    const timeouts = this.install?.settings.stuck.timeouts;
+    if (!timeouts) return [];
+    const now = this.clock.now();
+    return this.store.transaction(() => {
+      const events: MachineEvent[] = [];
+      for (const machine of this.store.listMachines()) {
+        const limit = timeouts[machine.state];
+        if (limit === undefined || limit <= 0) continue;
+        const idle = Math.floor((now - machine.stateChangedAt) / 1000);
+        if (idle <= limit) continue;
+        events.push(
+          this.record(machine, 'stuck', `no progress in state ${machine.state} for ${idle} s (install.stuck.timeouts.${machine.state} is ${limit} s)`, {
+            state: machine.state,
+            idleSeconds: idle,
+            timeoutSeconds: limit,
+          }),
+        );
+      }
+      return events;
+    });
   }
 
   machineByRef(ref: string): Machine | null {

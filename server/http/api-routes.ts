@@ -1,41 +1,61 @@
 /**
- * The operator's REST API (read side for now): machines, their timelines, discovered clients.
+ * The operator's REST API, read side: machines (with their last event, install progress and
+ * problem), their timelines, discovered clients. Mutations are in api-actions.ts; every route has
+ * request and response schemas (api-model.ts), which /api/v1/openapi.json is generated from.
  */
 import type { FastifyInstance } from 'fastify';
+import { EMPTY_SUMMARY, type OverviewReader } from '../core/overview.js';
 import type { Provisioner } from '../core/provisioner.js';
-import type { Machine } from '../core/types.js';
+import {
+  discoveredListSchema,
+  eventsSchema,
+  formatSchemaErrors,
+  getMachineSchema,
+  listMachinesSchema,
+  machineEventsSchema,
+  machineView,
+  type ViewContext,
+} from './api-model.js';
 
 export interface ApiRoutesOptions {
   readonly provisioner: Provisioner;
+  /** Last event, progress and problem per machine; without it those fields are null. */
+  readonly overview?: OverviewReader;
+  readonly view?: ViewContext;
 }
 
 export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions): Promise<void> {
-  const { provisioner } = options;
+  const { provisioner, overview, view } = options;
   const store = provisioner.store;
+  const schemaErrorFormatter = formatSchemaErrors;
 
-  app.get('/machines', async () => ({ machines: store.listMachines().map(machineView) }));
-
-  app.get<{ Params: { ref: string } }>('/machines/:ref', async (request, reply) => {
-    const machine = provisioner.machineByRef(request.params.ref);
-    if (!machine) return reply.code(404).send({ error: `no machine ${request.params.ref}` });
-    return machineView(machine);
+  app.get('/machines', { schema: listMachinesSchema }, async () => {
+    // the id first: events after it reach a client that follows /events/stream?after=<id>
+    const latestEventId = overview?.latestEventId() ?? 0;
+    const summaries = overview?.summaries();
+    const machines = store.listMachines().map((m) => machineView(m, summaries?.get(m.id) ?? EMPTY_SUMMARY, view));
+    return { machines, latestEventId };
   });
 
-  app.get<{ Params: { ref: string }; Querystring: { after?: string } }>('/machines/:ref/events', async (request, reply) => {
+  app.get<{ Params: { ref: string } }>('/machines/:ref', { schema: getMachineSchema, schemaErrorFormatter }, async (request, reply) => {
     const machine = provisioner.machineByRef(request.params.ref);
     if (!machine) return reply.code(404).send({ error: `no machine ${request.params.ref}` });
-    return { events: store.listEvents({ machineId: machine.id, afterId: Number(request.query.after ?? 0) || 0 }) };
+    return machineView(machine, overview?.summary(machine.id) ?? EMPTY_SUMMARY, view);
   });
 
-  app.get<{ Querystring: { after?: string; limit?: string } }>('/events', async (request) => ({
-    events: store.listEvents({ afterId: Number(request.query.after ?? 0) || 0, limit: Number(request.query.limit ?? 500) || 500 }),
+  app.get<{ Params: { ref: string }; Querystring: { after?: number; limit?: number } }>(
+    '/machines/:ref/events',
+    { schema: machineEventsSchema, schemaErrorFormatter },
+    async (request, reply) => {
+      const machine = provisioner.machineByRef(request.params.ref);
+      if (!machine) return reply.code(404).send({ error: `no machine ${request.params.ref}` });
+      return { events: store.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit: request.query.limit ?? 1000 }) };
+    },
+  );
+
+  app.get<{ Querystring: { after?: number; limit?: number } }>('/events', { schema: eventsSchema, schemaErrorFormatter }, async (request) => ({
+    events: store.listEvents({ afterId: request.query.after ?? 0, limit: request.query.limit ?? 500 }),
   }));
 
-  app.get('/discovered', async () => ({ discovered: store.listDiscovered() }));
-}
-
-/** The API's view of a machine: the boot token is a credential and never leaves the server. */
-function machineView(machine: Machine) {
-  const { bootToken: _token, configToken: _config, ...rest } = machine;
-  return rest;
+  app.get('/discovered', { schema: discoveredListSchema }, async () => ({ discovered: store.listDiscovered() }));
 }

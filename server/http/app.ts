@@ -8,6 +8,7 @@ import { isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiRoutes } from './api-routes.js';
 import { bootRoutes } from './boot-routes.js';
+import { operatorSurface, type OperatorOptions } from './operator.js';
 
 export interface AppOptions {
   readonly provisioner: Provisioner;
@@ -15,6 +16,8 @@ export interface AppOptions {
   /** Where the iPXE binaries are (the TFTP root). */
   readonly firmwareDir: string;
   readonly logger: Logger;
+  /** The operator's surface: dashboard, API mutations, event stream, metrics (see operator.ts). */
+  readonly operator?: OperatorOptions;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -24,6 +27,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // boot firmware sends odd but harmless URLs; keep the limits explicit
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     bodyLimit: 1024 * 1024,
+    // an unknown field in a body is an error (400), not silently dropped
+    ajv: { customOptions: { removeAdditional: false } },
   });
   // serve: false: files are only sent by routes that decide which file a machine may have
   await app.register(fastifyStatic, { root: options.assetsDir, serve: false });
@@ -37,8 +42,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send({ error: (error as Error).message });
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  // first: it sees every route after it (OpenAPI document, request metrics)
+  const operator = await operatorSurface(app, options.provisioner, options.operator);
+  app.get('/healthz', { schema: { summary: 'liveness', tags: ['operations'], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
   await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir });
-  await app.register(apiRoutes, { prefix: '/api/v1', provisioner: options.provisioner });
+  await app.register(
+    async (api) => {
+      await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });
+      await operator.api(api);
+    },
+    { prefix: '/api/v1' },
+  );
   return app;
 }

@@ -6,7 +6,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
+import { FileChunkCache } from './file-chunks.js';
+import { installRoutes, noteRefusedAsset } from './install-routes.js';
 
 const IPXE_TYPE = 'text/plain; charset=utf-8';
 
@@ -19,6 +22,11 @@ export interface BootRoutesOptions {
 
 export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
   const { provisioner, assetsDir, firmwareDir } = options;
+  // files of imported mirror versions are served only while they match their manifest
+  const verifier = new AssetVerifier(assetsDir);
+  // file bodies (kernel, initrd, /assets, iPXE over HTTP) come from one shared chunk cache (bench/http)
+  app.addHook('onSend', new FileChunkCache().onSend);
+  await installRoutes(app, { provisioner });
 
   app.get('/boot.ipxe', async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));
 
@@ -55,6 +63,11 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
       return reply.code(404).type('text/plain').send('not found\n');
     }
     if (!existsSync(join(assetsDir, path))) return reply.code(404).type('text/plain').send(`asset ${path} is not on the server\n`);
+    const check = await verifier.check(path);
+    if (!check.ok) {
+      if (check.status === 409) noteRefusedAsset(provisioner, request.ip, check.message);
+      return reply.code(check.status).type('text/plain').send(`${check.message}\n`);
+    }
     return reply.sendFile(path, assetsDir);
   });
 

@@ -93,4 +93,15 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER
   );
   `,
+  // 5: DHCP addresses a client DECLINEd (another host answers ARP for them): the pool skips them
+  // until `until`. Pool leases live in `leases` with machine_id NULL.
+  `
+  CREATE TABLE dhcp_declined (
+    ip    TEXT PRIMARY KEY,
+    mac   TEXT,
+    at    INTEGER NOT NULL,
+    until INTEGER NOT NULL
+  );
+  CREATE INDEX leases_expires ON leases(expires_at);
+  `,
 ];

@@ -144,6 +144,7 @@ export class SqliteStore implements InventoryStore {
     return toLease(this.statements.leaseByIp.get(ip) as LeaseRow | undefined);
   }
   putLease(lease: Lease): void {
+    this.statements.evictLeaseIp.run({ ip: lease.ip, mac: lease.mac, machine_id: lease.machineId, now: lease.updatedAt });
     this.statements.putLease.run({
       mac: lease.mac,
       ip: lease.ip,
@@ -154,6 +155,16 @@ export class SqliteStore implements InventoryStore {
   }
   deleteLease(mac: MacAddress): void {
     this.statements.deleteLease.run(mac);
+  }
+  unavailableAddresses(mac: MacAddress, now: number): Set<string> {
+    const out = new Set<string>();
+    for (const row of this.statements.otherActiveLeaseIps.all(mac, now) as Array<{ ip: string }>) out.add(row.ip);
+    for (const row of this.statements.reservedIps.all() as Array<{ ip: string }>) out.add(row.ip);
+    for (const row of this.statements.declinedIps.all(now) as Array<{ ip: string }>) out.add(row.ip);
+    return out;
+  }
+  declineAddress(ip: string, mac: MacAddress | null, until: number, now: number): void {
+    this.statements.putDeclined.run({ ip, mac, at: now, until });
   }
 
   appendEvent(event: NewEvent, now: number): MachineEvent {
@@ -233,6 +244,20 @@ function prepare(db: Db) {
          expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     ),
     deleteLease: db.prepare('DELETE FROM leases WHERE mac = ?'),
+    // Another MAC's lease on the same address gives way when it has expired, or when a machine's
+    // reservation claims it (a pool lease, or the same machine's other NIC); an active lease of
+    // another client does not, and the insert fails.
+    evictLeaseIp: db.prepare(
+      `DELETE FROM leases WHERE ip = @ip AND mac <> @mac AND (expires_at <= @now
+         OR (@machine_id IS NOT NULL AND (machine_id IS NULL OR machine_id = @machine_id)))`,
+    ),
+    otherActiveLeaseIps: db.prepare('SELECT ip FROM leases WHERE mac <> ? AND expires_at > ?'),
+    reservedIps: db.prepare('SELECT ip FROM machines WHERE ip IS NOT NULL'),
+    declinedIps: db.prepare('SELECT ip FROM dhcp_declined WHERE until > ?'),
+    putDeclined: db.prepare(
+      `INSERT INTO dhcp_declined (ip, mac, at, until) VALUES (@ip, @mac, @at, @until)
+       ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, at = excluded.at, until = excluded.until`,
+    ),
     insertEvent: db.prepare('INSERT INTO events (machine_id, mac, at, type, message, data) VALUES (?, ?, ?, ?, ?, ?)'),
     eventsAfter: db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
     eventsForMachine: db.prepare('SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id LIMIT ?'),
