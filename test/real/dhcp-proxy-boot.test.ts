@@ -7,8 +7,7 @@
  * test OS (built on first use); skips saying what is missing.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +17,7 @@ import { checkLabPrereqs, findExecutable, testOsFiles } from '../../server/lab/p
 import type { LabProcess } from '../../server/lab/process.js';
 import { startVm, type Vm } from '../../server/lab/qemu.js';
 import { rackboot } from '../helpers/cli.js';
+import { assertInOrder, runBuildScript, waitForEvent } from '../helpers/lab-events.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BOOT_TIMEOUT_MS = 150_000;
@@ -28,9 +28,7 @@ function prerequisites(): string | null {
   const basic = checkLabPrereqs({ needQemu: true, needOvmf: true });
   if (!basic.ok) return basic.missing.join('; ');
   if (!findExecutable('busybox')) return 'busybox (udhcpd, the site DHCP server) is not installed';
-  const build = spawnSync('bash', [join(ROOT, 'scripts', 'build-test-os.sh'), testOs.dir], { encoding: 'utf8', timeout: 600_000 });
-  if (build.status !== 0) return `the test OS could not be built: ${(build.stderr || build.stdout).trim().split('\n').slice(-3).join(' ')}`;
-  return null;
+  return runBuildScript('build-test-os.sh', [testOs.dir]);
 }
 
 const skipReason = prerequisites();
@@ -117,36 +115,9 @@ if (skipReason) {
   test('proxyDHCP firmware boot', { skip: `skipped: ${skipReason}` }, () => {});
 }
 
-interface EventRow {
-  id: number;
-  type: string;
-  message: string;
-  data: string | null;
-}
 
-async function waitForEvent(dbPath: string, machine: string, type: string, timeoutMs: number, fatal: () => string | null): Promise<EventRow[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last: EventRow[] = [];
-  while (Date.now() < deadline) {
-    const problem = fatal();
-    if (problem) throw new Error(problem);
-    if (existsSync(dbPath)) {
-      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-      try {
-        last = db.prepare('SELECT e.id, e.type, e.message, e.data FROM events e JOIN machines m ON m.id = e.machine_id WHERE m.name = ? ORDER BY e.id').all(machine) as EventRow[];
-      } finally {
-        db.close();
-      }
-      if (last.some((e) => e.type === type)) return last;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${machine} did not reach '${type}' within ${timeoutMs / 1000} s; events so far: ${last.map((e) => e.type).join(' -> ') || '(none)'}`);
-}
 
 function assertSequence(types: readonly string[], expected: readonly string[]): void {
-  let at = 0;
-  for (const type of types) if (type === expected[at]) at++;
-  assert.equal(at, expected.length, `expected ${expected.join(' -> ')} in order; got ${types.join(' -> ')}`);
+  assertInOrder(types, expected);
   assert.ok(!types.includes('failed'), 'no failed event');
 }

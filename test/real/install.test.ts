@@ -21,6 +21,7 @@ import { checkLabPrereqs, findExecutable, testOsFiles } from '../../server/lab/p
 import type { LabProcess } from '../../server/lab/process.js';
 import { startVm, type Vm } from '../../server/lab/qemu.js';
 import { rackboot } from '../helpers/cli.js';
+import { runBuildScript } from '../helpers/lab-events.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const testOs = testOsFiles(join(ROOT, '.cache', 'test-os'));
@@ -40,8 +41,8 @@ function prerequisites(): string | null {
     ['build-test-mirror.sh', [MIRROR, '1.0.0']],
     ['build-test-mirror.sh', [MIRROR, '1.0.1']],
   ] as const) {
-    const build = spawnSync('bash', [join(ROOT, 'scripts', script), ...args], { encoding: 'utf8', timeout: 600_000 });
-    if (build.status !== 0) return `${script} failed: ${(build.stderr || build.stdout).trim().split('\n').slice(-3).join(' ')}`;
+    const failure = runBuildScript(script, args);
+    if (failure) return failure;
   }
   return null;
 }

@@ -11,8 +11,7 @@
  * Needs root, ipmi_sim, ipmitool, gcc, QEMU + iPXE ROMs and the test OS; skips saying what is missing.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,6 +24,7 @@ import type { ExecResult, LabProcess } from '../../server/lab/process.js';
 import type { DiscoveredBmc, DiscoveryResult, FailedBmc } from '../../server/ipmi/discover.js';
 import type { PowerOutcome } from '../../server/ipmi/power.js';
 import { rackboot } from '../helpers/cli.js';
+import { assertInOrder, leaseIp, runBuildScript, waitForEvent } from '../helpers/lab-events.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const testOs = testOsFiles(join(ROOT, '.cache', 'test-os'));
@@ -67,11 +67,7 @@ function prerequisites(): string | null {
   const bmc = checkBmcLabPrereqs({ needDellOem: true, needVm: true });
   if (!bmc.ok) return bmc.missing.join('; ');
   if (!findExecutable('ipmitool')) return 'ipmitool: apt-get install ipmitool';
-  if (!existsSync(testOs.kernel) || !existsSync(testOs.initrd)) {
-    const build = spawnSync('bash', [join(ROOT, 'scripts', 'build-test-os.sh'), testOs.dir], { encoding: 'utf8', timeout: 600_000 });
-    if (build.status !== 0) return `the test OS could not be built: ${(build.stderr || build.stdout).trim().split('\n').slice(-3).join(' ')}`;
-  }
-  return null;
+  return runBuildScript('build-test-os.sh', [testOs.dir]);
 }
 
 const skipReason = prerequisites();
@@ -341,40 +337,6 @@ if (skipReason) {
   test('IPMI against ipmi_sim BMCs', { skip: `skipped: ${skipReason}` }, () => {});
 }
 
-interface EventRow {
-  type: string;
-  message: string;
-}
 
-async function waitForEvent(path: string, machine: string, type: string, timeoutMs: number, fatal: () => string | null): Promise<EventRow[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last: EventRow[] = [];
-  while (Date.now() < deadline) {
-    const problem = fatal();
-    if (problem) throw new Error(problem);
-    const db = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-      last = db.prepare('SELECT e.type, e.message FROM events e JOIN machines m ON m.id = e.machine_id WHERE m.name = ? ORDER BY e.id').all(machine) as EventRow[];
-    } finally {
-      db.close();
-    }
-    if (last.some((e) => e.type === type)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`${machine} did not reach '${type}' within ${timeoutMs / 1000} s; events: ${last.map((e) => e.type).join(' -> ') || '(none)'}`);
-}
 
-function assertInOrder(types: readonly string[], expected: readonly string[]): void {
-  let at = 0;
-  for (const t of types) if (t === expected[at]) at++;
-  assert.equal(at, expected.length, `expected ${expected.join(' -> ')} in order; got ${types.join(' -> ')}`);
-}
 
-function leaseIp(path: string, mac: string): string | undefined {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT ip FROM leases WHERE mac = ?').get(mac) as { ip: string } | undefined)?.ip;
-  } finally {
-    db.close();
-  }
-}

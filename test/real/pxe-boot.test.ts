@@ -7,17 +7,16 @@
  * Needs root, QEMU, iPXE ROMs, OVMF and the test OS (built on first use); skips saying what is missing.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { createLabNetwork, uniqueLabName, type LabNetwork } from '../../server/lab/netns.js';
 import { checkLabPrereqs, testOsFiles } from '../../server/lab/prereqs.js';
 import type { LabProcess } from '../../server/lab/process.js';
 import { startVm, type Vm, type VmFirmware } from '../../server/lab/qemu.js';
 import { rackboot } from '../helpers/cli.js';
+import { assertInOrder, leaseIp, runBuildScript, waitForEvent, type EventRow } from '../helpers/lab-events.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BOOT_TIMEOUT_MS = 180_000;
@@ -26,12 +25,8 @@ const testOs = testOsFiles(join(ROOT, '.cache', 'test-os'));
 function prerequisites(): string | null {
   const basic = checkLabPrereqs({ needQemu: true, needIpxeRom: true, needOvmf: true });
   if (!basic.ok) return basic.missing.join('; ');
-  {
-    // always run the build: its up-to-date check takes under a second and catches an edited /init
-    const build = spawnSync('bash', [join(ROOT, 'scripts', 'build-test-os.sh'), testOs.dir], { encoding: 'utf8', timeout: 600_000 });
-    if (build.status !== 0) return `the test OS could not be built: ${(build.stderr || build.stdout).trim().split('\n').slice(-3).join(' ')}`;
-  }
-  return null;
+  // always run the build: its up-to-date check takes under a second and catches an edited /init
+  return runBuildScript('build-test-os.sh', [testOs.dir]);
 }
 
 const skipReason = prerequisites();
@@ -149,53 +144,18 @@ if (skipReason) {
   test('real firmware PXE boots', { skip: `skipped: ${skipReason}` }, () => {});
 }
 
-interface EventRow {
-  id: number;
-  type: string;
-  message: string;
-  data: string | null;
-}
 
 /** Polls the server's database (read-only; WAL allows it) until the machine records `type`. */
-async function waitForEvent(dbPath: string, machine: string, type: string, timeoutMs: number, fatal: () => string | null): Promise<EventRow[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last: EventRow[] = [];
-  while (Date.now() < deadline) {
-    const problem = fatal();
-    if (problem) throw new Error(problem);
-    if (existsSync(dbPath)) {
-      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-      try {
-        last = db
-          .prepare('SELECT e.id, e.type, e.message, e.data FROM events e JOIN machines m ON m.id = e.machine_id WHERE m.name = ? ORDER BY e.id')
-          .all(machine) as EventRow[];
-      } finally {
-        db.close();
-      }
-      if (last.some((e) => e.type === type)) return last;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${machine} did not reach '${type}' within ${timeoutMs / 1000} s; events so far: ${last.map((e) => e.type).join(' -> ') || '(none)'}`);
-}
 
 /** The expected types appear in this order (other events, e.g. the OS's own DHCP, may come between). */
 function assertSequence(events: readonly EventRow[], expected: readonly string[]) {
   const types = events.map((e) => e.type);
-  let at = 0;
-  for (const type of types) if (type === expected[at]) at++;
-  assert.equal(at, expected.length, `expected ${expected.join(' -> ')} in order; got ${types.join(' -> ')}`);
+  assertInOrder(types, expected);
   assert.ok(!types.includes('failed'), `a failed event: ${events.find((e) => e.type === 'failed')?.message}`);
 }
 
 function assertLease(dbPath: string, mac: string, ip: string, events: readonly EventRow[]) {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const lease = db.prepare('SELECT ip FROM leases WHERE mac = ?').get(mac) as { ip: string } | undefined;
-    assert.equal(lease?.ip, ip, 'the lease is the reserved IP');
-  } finally {
-    db.close();
-  }
+  assert.equal(leaseIp(dbPath, mac), ip, 'the lease is the reserved IP');
   for (const event of events.filter((e) => e.type === 'dhcp')) {
     assert.equal((JSON.parse(event.data ?? '{}') as { ip?: string }).ip, ip, `dhcp event: ${event.message}`);
   }
