@@ -3,9 +3,11 @@
  * rackboot <command>. Exit codes: 0 success, 1 operation failed, 2 usage or configuration error.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigFile, loadEmbeddedConfig, type Config, type ConfigResult } from './config.js';
 import { isRole } from './core/cloud-config-context.js';
+import { EXPORT_FORMATS, exportInventory, type ExportFormat } from './core/export.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from './core/identifiers.js';
 import { ROLES, type BootMode } from './core/render-context.js';
 import { isIpv4 } from './core/ipv4.js';
@@ -205,6 +207,19 @@ program
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     if (!preview.script.ok || !preview.cloudConfig.ok) process.exitCode = EXIT_FAILED;
+  });
+
+program
+  .command('export')
+  .description('the inventory for other tools: ISC dhcpd host blocks, dnsmasq dhcp-host lines, CSV, Ansible inventory')
+  .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).makeOptionMandatory())
+  .option('--output <file>', 'write to this file instead of standard output')
+  .action((options: { format: ExportFormat; output?: string }) => {
+    const machines = withProvisioner(program.opts().config, (p) => p.store.listMachines());
+    const result = exportInventory(machines, options.format);
+    for (const reason of result.skipped) process.stderr.write(`rackboot: left out ${reason}\n`);
+    if (options.output) writeFileSync(options.output, result.text);
+    else process.stdout.write(result.text);
   });
 
 program

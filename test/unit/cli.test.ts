@@ -81,3 +81,12 @@ test('assign refuses unknown roles and unknown machines', () => {
   const menu = rackboot(['--config', config, 'assign', 'node-10-99-0-11', '--menu']);
   assert.match(menu.stdout, /no role \(boot menu\)/);
 });
+
+test('export writes the inventory for dnsmasq and CSV; machines without an address are named on stderr', () => {
+  const dnsmasq = rackboot(['--config', config, 'export', '--format', 'dnsmasq']);
+  assert.equal(dnsmasq.code, 0, dnsmasq.stderr);
+  assert.match(dnsmasq.stdout, /^dhcp-host=52:54:00:99:00:01,10\.99\.0\.11,node-10-99-0-11$/m);
+  const csv = rackboot(['--config', config, 'export', '--format', 'csv']);
+  assert.match(csv.stdout, /^name,macs,ip,role,mode,bmc,uuid,state\r$/m);
+  assert.equal(rackboot(['--config', config, 'export', '--format', 'yaml']).code, 2);
+});
