@@ -17,6 +17,7 @@ import { createLogger } from './log.js';
 import { createProvisioner, databasePath, reloadCatalog, startServer } from './main.js';
 import { registerIpmiCommands } from './cli-ipmi.js';
 import { registerInstallCommands } from './cli-install.js';
+import { registerLabCommands } from './cli-lab.js';
 import { enableInstall } from './install/enable.js';
 import { parseIpRule } from './core/ip-policy.js';
 import { previewDhcp } from './preview-dhcp.js';
@@ -329,6 +330,8 @@ registerIpmiCommands(program, {
     return { ...ipmi, ...(rule?.ok ? { ipRule: rule.rule } : {}) };
   },
 });
+
+registerLabCommands(program);
 
 registerInstallCommands(program, {
   config: () => resolveConfig(program.opts().config).config,

@@ -167,7 +167,7 @@ export function emuCommands(spec: VirtualBmcSpec, fru?: { path: string; size: nu
 }
 
 /** LAN configuration program: `<prog> eth0 get ip_addr mac_addr ...`. */
-function lanControlScript(spec: VirtualBmcSpec, subnet: { netmask: string; gateway: string }): string {
+export function lanControlScript(spec: Pick<VirtualBmcSpec, 'name' | 'address' | 'bmcMac'>, subnet: { netmask: string; gateway: string }): string {
   return `#!/bin/sh
 # ipmi_sim LAN configuration for BMC ${spec.name}: answers "get"; "set" is accepted and ignored.
 shift
@@ -189,7 +189,7 @@ exit 0
 }
 
 /** chassis_control program: `<prog> get power boot`, `<prog> set power 1`, `set boot pxe`, `set reset 1`. */
-function chassisControlScript(dir: string, start: string | null): string {
+export function chassisControlScript(dir: string, start: string | null): string {
   return `#!/bin/sh
 # ipmi_sim chassis control. Runs under popen: nothing started here may keep stdout open.
 STATE=${shellQuote(dir)}

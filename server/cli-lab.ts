@@ -1,0 +1,75 @@
+/**
+ * `rackboot lab up --nodes N [--dir DIR]` and `rackboot lab down [--dir DIR]`: a virtual rack
+ * (namespaces, ipmi_sim BMCs, QEMU blades, a rackboot server) on this box. See server/lab/rack.ts.
+ */
+import type { Command } from 'commander';
+import { DEFAULT_LAB_DIR, LabError, labDown, labUp, nextSteps } from './lab/rack.js';
+
+export interface LabCliDeps {
+  readonly stdout?: { write(s: string): unknown };
+  readonly stderr?: { write(s: string): unknown };
+  readonly setExitCode?: (code: number) => void;
+  /** Default: process.getuid() === 0. */
+  readonly isRoot?: () => boolean;
+}
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+export function registerLabCommands(program: Command, deps: LabCliDeps = {}): void {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const setExitCode = deps.setExitCode ?? ((code: number) => void (process.exitCode = code));
+  const isRoot = deps.isRoot ?? (() => process.getuid?.() === 0);
+
+  const fail = (error: unknown): void => {
+    const code = error instanceof LabError ? error.exitCode : EXIT_FAILED;
+    stderr.write(`rackboot lab: ${(error as Error).message}\n`);
+    setExitCode(code);
+  };
+  const requireRoot = (): boolean => {
+    if (isRoot()) return true;
+    stderr.write('rackboot lab: needs root (it creates network namespaces, bridges and taps): run it with sudo\n');
+    setExitCode(EXIT_USAGE);
+    return false;
+  };
+
+  const lab = program.command('lab').description('a virtual rack on this machine: BMCs, PXE-booting VMs and a rackboot server in a namespace');
+
+  lab
+    .command('up')
+    .description('create the lab namespace, N ipmi_sim BMCs with QEMU blades, and start rackboot serve inside it')
+    .requiredOption('--nodes <n>', 'number of blades (1-32)')
+    .option('--dir <dir>', 'lab directory: state, config, logs', DEFAULT_LAB_DIR)
+    .option('--menu-timeout <seconds>', 'seconds before the boot menu picks dev-memory', '5')
+    .action(async (options: { nodes: string; dir: string; menuTimeout: string }) => {
+      if (!requireRoot()) return;
+      const nodes = Number(options.nodes);
+      const menuTimeoutSeconds = Number(options.menuTimeout);
+      if (!Number.isInteger(menuTimeoutSeconds) || menuTimeoutSeconds < 1) {
+        stderr.write('rackboot lab: --menu-timeout must be a whole number of seconds >= 1\n');
+        setExitCode(EXIT_USAGE);
+        return;
+      }
+      try {
+        const state = await labUp({ nodes, dir: options.dir, menuTimeoutSeconds, log: (line) => stdout.write(`${line}\n`) });
+        stdout.write(`\n${nextSteps(state)}\n`);
+      } catch (error) {
+        fail(error);
+      }
+    });
+
+  lab
+    .command('down')
+    .description('stop every lab process by PID and delete the lab namespaces (idempotent)')
+    .option('--dir <dir>', 'lab directory', DEFAULT_LAB_DIR)
+    .action(async (options: { dir: string }) => {
+      if (!requireRoot()) return;
+      try {
+        const result = await labDown(options.dir, (line) => stdout.write(`${line}\n`));
+        if (result.stopped === 0 && result.namespaces.length === 0) stdout.write('lab down: nothing to do\n');
+      } catch (error) {
+        fail(error);
+      }
+    });
+}
