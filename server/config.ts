@@ -73,7 +73,7 @@ const configSchema = z.strictObject({
       /** Concurrent transfers in total, and per client address; beyond them: ERROR 0 "Server busy". */
       maxTransfers: z.number().int().min(1).max(100_000).default(500),
       maxTransfersPerClient: z.number().int().min(1).max(100_000).default(16),
-      /** First retransmission timeout (doubles per retry, up to 8x); a client's `timeout` option replaces it. */
+      /** First retransmission timeout (doubles per retry, up to 8x); a client's `timeout` option caps it, or replaces it for windowed transfers (docs/tftp.md). */
       retransmitMs: z.number().int().min(10).max(60_000).default(1000),
       /** Retransmissions of one OACK or window before a transfer is given up. */
       maxRetries: z.number().int().min(0).max(100).default(5),

@@ -1,5 +1,5 @@
 /**
- * Read-only TFTP server adapter: the listener, one UDP socket per transfer, timers and limits.
+ * Read-only TFTP server adapter: the listener, a port (two sockets) per transfer, timers and limits.
  * Packet bytes come from protocol/tftp/codec.ts, negotiation from options.ts, which block to send
  * from sender.ts, and path rules from core/tftp-path.ts; this file only wires them to sockets.
  *
@@ -10,6 +10,19 @@
  *   take their peer's TID from the first reply, so they accept an error from port 69.
  * - Node cannot tell which local address a datagram arrived on, so the listener must be bound to
  *   one unicast address, and every transfer socket binds to that same address (TFTP-03).
+ * - A transfer's port is held by two sockets (SO_REUSEADDR): one connected to the client, one
+ *   unconnected that answers everyone else with ERROR 5 (see Transfer.run).
+ * - The send path is the hot path (one call per DATA block). Sockets get a synchronous `lookup`
+ *   (destinations are always IP literals, so dgram's default dns.lookup would only add a
+ *   process.nextTick hop per packet); DATA headers are views of one immutable table, payloads are
+ *   views of the content buffer (no copy, no allocation of packet bytes); sends take no callback
+ *   (a lost send is a lost packet, which the retransmission timer covers); and the retransmission
+ *   timer is armed once and pushed back lazily through a deadline instead of being cleared and
+ *   re-created on every ACK.
+ * - Limits: `maxTransfers` in total and `maxTransfersPerClient` per client address. A refused
+ *   request gets ERROR 0 "Server busy", is counted (`refused`, plus `refusedMaxTransfers` or
+ *   `refusedMaxPerClient`) and logged at warn level, at most one line per second per limit with
+ *   the number of refusals folded into it, so a flood cannot flood the log.
  */
 import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -21,6 +34,7 @@ import {
   encodeDataHeader,
   encodeError,
   encodeOack,
+  OPCODE,
   TFTP_ERROR,
   type TftpOption,
 } from '../protocol/tftp/codec.js';
@@ -32,7 +46,7 @@ import type {
   TftpTransferSummary,
 } from '../protocol/tftp/content.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, negotiateOptions, optionsRecord } from '../protocol/tftp/options.js';
-import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome } from '../protocol/tftp/sender.js';
+import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome, type SendPlan } from '../protocol/tftp/sender.js';
 
 export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../protocol/tftp/content.js';
 
@@ -47,7 +61,7 @@ export interface TftpServerOptions {
   /** Largest blksize granted; 1468 fits a 1500-byte MTU. */
   readonly maxBlockSize?: number;
   readonly maxWindowSize?: number;
-  /** First retransmission timeout; doubles per retry up to 4x. A client `timeout` option replaces it. */
+  /** First retransmission timeout; doubles per retry up to 8x. A client `timeout` option caps it (lock-step) or replaces it (windowed). */
   readonly retransmitMs?: number;
   /** Retransmissions of one window before the transfer is given up. */
   readonly maxRetries?: number;
@@ -56,6 +70,10 @@ export interface TftpServerOptions {
   readonly maxTransfersPerClient?: number;
 }
 
+/**
+ * Counters for /metrics. One plain object, updated in place, read at scrape time: every field is a
+ * number. All are monotonic counters except the gauges `active`, `activeClients` and `peakActive`.
+ */
 export interface TftpServerStats {
   /** RRQ and WRQ packets received on the listener, duplicates included. */
   requests: number;
@@ -64,29 +82,75 @@ export interface TftpServerStats {
   completed: number;
   /** Requests that ended without delivering the whole file (errors, timeouts, client aborts). */
   failed: number;
-  /** Requests turned away by maxTransfers or maxTransfersPerClient. */
+  /** Requests turned away by maxTransfers or maxTransfersPerClient (ERROR 0 "Server busy"). */
   refused: number;
+  /** The part of `refused` due to maxTransfers (the server-wide cap). */
+  refusedMaxTransfers: number;
+  /** The part of `refused` due to maxTransfersPerClient. */
+  refusedMaxPerClient: number;
   /** Undecodable or unexpected packets, dropped. */
   malformed: number;
   /** Packets from a wrong source on a transfer socket, answered with ERROR 5. */
   unknownTid: number;
-  /** Timeouts that led to a retransmission. */
+  /** Answered ERROR 1 (the resolver found nothing). Counted in `failed`. */
+  notFound: number;
+  /** Answered ERROR 2: refused paths, denied files and write requests. Counted in `failed`. */
+  accessDenied: number;
+  /** WRQ packets (always refused: the server is read-only). Also in `accessDenied`. */
+  writeRequests: number;
+  /** Requests in a mode other than octet, answered ERROR 4. Counted in `failed`. */
+  badMode: number;
+  /** Resolver failures and socket errors, answered ERROR 0 where possible. Counted in `failed`. */
+  internalErrors: number;
+  /** Transfers given up after maxRetries retransmissions. Counted in `failed`. */
+  timeouts: number;
+  /** Transfers the client ended with an ERROR packet after DATA had started. Counted in `failed`. */
+  clientAborts: number;
+  /** OACKs answered with ERROR (the tsize probe of PXE ROMs: routine). Counted in `failed`. */
+  oackDeclined: number;
+  /** Transfers ended because the client's port became unreachable (ICMP): it has gone. Counted in `failed`. */
+  clientGone: number;
+  /** Timeouts that led to a retransmission (of an OACK or of a window). */
   retransmits: number;
+  /** DATA packets sent, retransmissions included. */
+  blocksSent: number;
+  /** DATA packets sent again by a retransmission. */
+  blocksRetransmitted: number;
+  /** ACKs for a block already acknowledged: ignored, never a reason to resend (Sorcerer's Apprentice). */
+  duplicateAcks: number;
+  /** ACKs outside the outstanding window (delayed or forged): ignored. */
+  staleAcks: number;
   /** DATA payload bytes sent, retransmissions included. */
   bytesSent: number;
-  /** Transfers being resolved or sent right now. */
+  /** Content bytes of completed transfers. */
+  bytesDelivered: number;
+  /** Gauge: transfers being resolved or sent right now. */
   active: number;
+  /** Gauge: distinct client addresses with a transfer right now. */
+  activeClients: number;
+  /** Gauge: the highest `active` seen since start. */
+  peakActive: number;
 }
 
 export interface TftpServer {
   readonly address: string;
   readonly port: number;
+  /** Live counters; read them at scrape time (see TftpServerStats). */
   readonly stats: Readonly<TftpServerStats>;
   close(): Promise<void>;
 }
 
-const BACKOFF_CAP = 4;
+/**
+ * Retransmission waits double up to this factor. It must let the longest wait exceed the
+ * client's own timeout: atftp's windowed receiver ignores a resent window it already has and
+ * re-ACKs only when its timer (reset by every packet it receives, 5 s by default) runs out, so a
+ * server that keeps resending faster than that after a lost ACK never hears from it again.
+ * With retransmitMs 1000: 1, 2, 4, 8, 8 ... s.
+ */
+const BACKOFF_CAP = 8;
 const LISTENER_RECV_BUFFER = 2 * 1024 * 1024;
+/** At most one "limit reached" warning per limit per this many milliseconds. */
+const LIMIT_LOG_INTERVAL_MS = 1000;
 
 interface Settings {
   readonly address: string;
@@ -123,6 +187,34 @@ function settingsFrom(options: TftpServerOptions): Settings {
   };
 }
 
+/**
+ * Every destination and bind address here is an IP literal (validated, or from a received
+ * packet), so the lookup answers at once. dgram's default (dns.lookup) answers IP literals too,
+ * but through process.nextTick, which costs a tick per DATA packet on the hot path.
+ */
+function literalLookup(
+  hostname: string,
+  _options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, hostname, isIP(hostname) === 6 ? 6 : 4);
+}
+
+function newSocket(type: SocketType, reuseAddr = false): Socket {
+  return createSocket({ type, lookup: literalLookup, reuseAddr });
+}
+
+function connectSocket(socket: Socket, to: Endpoint): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    socket.once('error', onError);
+    socket.connect(to.port, to.address, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 function bindSocket(socket: Socket, address: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
@@ -146,9 +238,25 @@ function closeSocket(socket: Socket): Promise<void> {
 
 const endpointText = (e: Endpoint): string => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
 
+/**
+ * The 4-byte DATA header of every 16-bit block number, built once and never written again, so a
+ * header can be handed to the kernel as a view even when a send is queued (EAGAIN) and completes
+ * later. 256 KiB.
+ */
+let dataHeaderTable: Buffer | null = null;
+function dataHeader(block: number): Buffer {
+  if (dataHeaderTable === null) {
+    const table = Buffer.allocUnsafeSlow(65536 * 4);
+    for (let n = 0; n < 65536; n += 1) encodeDataHeader(n).copy(table, n * 4);
+    dataHeaderTable = table;
+  }
+  const at = (block & 0xffff) * 4;
+  return dataHeaderTable.subarray(at, at + 4);
+}
+
 const CONTENT_ERRORS = {
-  'not-found': { code: TFTP_ERROR.fileNotFound, message: 'File not found' },
-  denied: { code: TFTP_ERROR.accessViolation, message: 'Access violation' },
+  'not-found': { code: TFTP_ERROR.fileNotFound, message: 'File not found', counter: 'notFound' },
+  denied: { code: TFTP_ERROR.accessViolation, message: 'Access violation', counter: 'accessDenied' },
 } as const;
 
 /** What a transfer needs from its server. */
@@ -163,18 +271,27 @@ interface TransferHost {
 
 class Transfer {
   private readonly startedAt = Date.now();
+  /** Connected to the client: the kernel delivers only the client's packets to it. */
   private socket: Socket | null = null;
+  /** Unconnected, on the same port: receives packets from anyone else, answered with ERROR 5. */
+  private strangers: Socket | null = null;
   private sender: TftpSender | null = null;
   private content: Buffer | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private oack: Buffer | null = null;
+  /** The one retransmission timer; it re-arms itself while `deadline` keeps moving. */
+  private timer: NodeJS.Timeout | null = null;
+  /** Date.now() value after which the outstanding OACK or window is resent. */
+  private deadline = 0;
+  /** When the pending timer fires. */
+  private timerAt = 0;
   private retries = 0;
-  private baseDelayMs: number;
-  private fixedDelay = false;
+  /** The `timeout` the client negotiated (RFC 2349), in ms, or null. */
+  private clientTimeoutMs: number | null = null;
   private blksize = 512;
   private windowsize = 1;
   private ended = false;
   private socketClosed: Promise<void> = Promise.resolve();
+  private readonly onTimer = (): void => this.timerFired();
 
   constructor(
     private readonly host: TransferHost,
@@ -183,11 +300,10 @@ class Transfer {
     private readonly path: string,
     private readonly requested: readonly TftpOption[],
   ) {
-    this.baseDelayMs = host.settings.retransmitMs;
   }
 
   async run(): Promise<void> {
-    const { settings, logger } = this.host;
+    const { settings, logger, stats } = this.host;
     const info: TftpRequestInfo = {
       path: this.path,
       client: this.client,
@@ -199,13 +315,17 @@ class Transfer {
       content = await this.host.resolve(info);
     } catch (err) {
       logger.error({ err, client: endpointText(this.client), path: this.path }, 'tftp resolver failed');
-      if (!this.ended) this.host.sendFromListener(this.client, TFTP_ERROR.notDefined, 'Internal error');
+      if (!this.ended) {
+        stats.internalErrors += 1;
+        this.host.sendFromListener(this.client, TFTP_ERROR.notDefined, 'Internal error');
+      }
       this.finish('error', 'resolver failed');
       return;
     }
     if (this.ended) return;
     if (content.kind !== 'buffer') {
       const reply = CONTENT_ERRORS[content.kind];
+      stats[reply.counter] += 1;
       this.host.sendFromListener(this.client, reply.code, reply.message);
       this.finish('error', `${content.kind}: ${content.reason}`);
       return;
@@ -214,10 +334,7 @@ class Transfer {
     const negotiated = negotiateOptions(this.requested, content.data.length, settings);
     this.blksize = negotiated.blksize;
     this.windowsize = negotiated.windowsize;
-    if (negotiated.timeoutS !== null) {
-      this.baseDelayMs = negotiated.timeoutS * 1000;
-      this.fixedDelay = true;
-    }
+    if (negotiated.timeoutS !== null) this.clientTimeoutMs = negotiated.timeoutS * 1000;
     this.content = content.data;
     this.oack = negotiated.oack.length > 0 ? encodeOack(negotiated.oack) : null;
     this.sender = new TftpSender({
@@ -227,18 +344,28 @@ class Transfer {
       oack: this.oack !== null,
     });
 
-    const socket = createSocket({ type: settings.socketType });
+    // Two sockets share the transfer port (SO_REUSEADDR on both): one connected to the client,
+    // which the kernel prefers for the client's packets and which sends without a per-packet
+    // route lookup (about 10% more windowed throughput), and an unconnected one that gets
+    // everyone else's, so a wrong TID is still answered with ERROR 5 (RFC 1350; tftpd-hpa and
+    // atftpd stay silent) without disturbing the transfer.
+    const strangers = newSocket(settings.socketType, true);
+    const socket = newSocket(settings.socketType, true);
+    this.strangers = strangers;
     this.socket = socket;
-    this.socketClosed = new Promise((resolve) => socket.once('close', () => resolve()));
+    const closed = (s: Socket): Promise<void> => new Promise((resolve) => s.once('close', () => resolve()));
+    this.socketClosed = Promise.all([closed(socket), closed(strangers)]).then(() => undefined);
+    strangers.on('message', (_msg, rinfo) => this.onStranger(rinfo));
+    strangers.on('error', (err) => logger.debug({ err, client: endpointText(this.client) }, 'tftp stranger socket error'));
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    socket.on('error', (err) => {
-      logger.error({ err, client: endpointText(this.client), path: this.path }, 'tftp transfer socket error');
-      this.finish('error', `socket error: ${err.message}`);
-    });
+    socket.on('error', (err) => this.onSocketError(err));
     try {
-      await bindSocket(socket, settings.address, 0);
+      await bindSocket(strangers, settings.address, 0);
+      await bindSocket(socket, settings.address, strangers.address().port);
+      await connectSocket(socket, this.client);
     } catch (err) {
-      this.finish('error', `cannot bind transfer socket: ${(err as Error).message}`);
+      stats.internalErrors += 1;
+      this.finish('error', `cannot set up the transfer socket: ${(err as Error).message}`);
       return;
     }
     if (this.ended) return;
@@ -252,6 +379,7 @@ class Transfer {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.socket !== null) void closeSocket(this.socket);
+    if (this.strangers !== null) void closeSocket(this.strangers);
     const summary: TftpTransferSummary = {
       path: this.path,
       client: this.client,
@@ -269,13 +397,43 @@ class Transfer {
     return this.socketClosed;
   }
 
+  /** A packet for this transfer's port from anyone but the client: ERROR 5, the transfer goes on. */
+  private onStranger(rinfo: RemoteInfo): void {
+    if (this.ended || this.strangers === null) return;
+    this.host.stats.unknownTid += 1;
+    this.host.logger.debug({ from: endpointText(rinfo), client: endpointText(this.client) }, 'tftp packet from unknown TID');
+    this.strangers.send(encodeError(TFTP_ERROR.unknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+  }
+
+  /**
+   * ECONNREFUSED on the connected socket is the client's kernel saying its port is closed (ICMP
+   * port unreachable): the client has gone, typically done after a final ACK that was lost, and
+   * resending is pointless. Anything else is unexpected.
+   */
+  private onSocketError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED') {
+      this.host.stats.clientGone += 1;
+      this.host.logger.info({ client: endpointText(this.client), path: this.path }, 'tftp client port closed (ICMP port unreachable)');
+      this.finish('aborted', 'client port unreachable');
+      return;
+    }
+    this.host.logger.error({ err, client: endpointText(this.client), path: this.path }, 'tftp transfer socket error');
+    this.host.stats.internalErrors += 1;
+    this.finish('error', `socket error: ${err.message}`);
+  }
+
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.ended || this.sender === null) return;
+    const sender = this.sender;
+    if (this.ended || sender === null) return;
     const { stats, logger } = this.host;
-    if (rinfo.address !== this.client.address || rinfo.port !== this.client.port) {
-      stats.unknownTid += 1;
-      logger.debug({ from: endpointText(rinfo), client: endpointText(this.client) }, 'tftp packet from unknown TID');
-      this.send(encodeError(TFTP_ERROR.unknownTransferId, 'Unknown transfer ID'), rinfo);
+    if (rinfo.port !== this.client.port || rinfo.address !== this.client.address) {
+      this.onStranger(rinfo); // not expected on a connected socket; handled the same way
+      return;
+    }
+    // The common case first, without building a packet object: an ACK (trailing bytes tolerated).
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === OPCODE.ack) {
+      this.handle(sender.onAck(msg.readUInt16BE(2)));
       return;
     }
     const decoded = decodePacket(msg);
@@ -285,11 +443,11 @@ class Transfer {
       return;
     }
     const packet = decoded.packet;
-    if (packet.op === 'ack') {
-      this.handle(this.sender.onAck(packet.block));
-    } else if (packet.op === 'error') {
+    if (packet.op === 'error') {
       // An ERROR answering the OACK is how Intel ROMs end their tsize probe: routine, not a failure.
-      const probe = this.sender.awaitingOackAck;
+      const probe = sender.awaitingOackAck;
+      if (probe) stats.oackDeclined += 1;
+      else stats.clientAborts += 1;
       logger.info(
         { client: endpointText(this.client), path: this.path, code: packet.code, message: packet.message },
         probe ? 'tftp client declined the OACK' : 'tftp client aborted the transfer',
@@ -304,7 +462,10 @@ class Transfer {
   private handle(outcome: AckOutcome): void {
     switch (outcome.kind) {
       case 'ignore':
-        return; // duplicate or stale ACK: never a reason to resend
+        // Duplicate or stale ACK: never a reason to resend (the timer does that).
+        if (outcome.reason === 'duplicate') this.host.stats.duplicateAcks += 1;
+        else this.host.stats.staleAcks += 1;
+        return;
       case 'complete':
         this.finish('complete');
         return;
@@ -314,54 +475,93 @@ class Transfer {
     }
   }
 
-  private execute(plan: Exclude<AckOutcome, { kind: 'ignore' } | { kind: 'complete' }>): void {
+  private execute(plan: SendPlan, retransmission = false): void {
     if (plan.kind === 'oack') {
-      if (this.oack !== null) this.send(this.oack, this.client);
+      if (this.oack !== null) this.send(this.oack);
     } else {
-      this.sendBlocks(plan.first, plan.last);
+      this.sendBlocks(plan.first, plan.last, retransmission);
     }
     this.arm();
   }
 
-  private sendBlocks(first: number, last: number): void {
-    const sender = this.sender;
-    const content = this.content;
-    if (sender === null || content === null) return;
+  private sendBlocks(first: number, last: number, retransmission: boolean): void {
+    const { sender, content, socket } = this;
+    if (sender === null || content === null || socket === null || this.ended) return;
+    let bytes = 0;
     for (let block = first; block <= last; block += 1) {
       const { start, end } = sender.blockBounds(block);
-      this.send([encodeDataHeader(block), content.subarray(start, end)], this.client);
-      this.host.stats.bytesSent += end - start;
+      socket.send([dataHeader(block), content.subarray(start, end)]);
+      bytes += end - start;
     }
+    const stats = this.host.stats;
+    const count = last - first + 1;
+    stats.blocksSent += count;
+    stats.bytesSent += bytes;
+    if (retransmission) stats.blocksRetransmitted += count;
   }
 
-  private send(packet: Buffer | Buffer[], to: Endpoint): void {
-    const socket = this.socket;
-    if (socket === null || this.ended) return;
-    socket.send(packet, to.port, to.address, (err) => {
-      // A failed send (ENOBUFS under load, say) is a lost packet; the retransmit timer covers it.
-      if (err) this.host.logger.debug({ err, client: endpointText(this.client) }, 'tftp send failed');
-    });
+  /** To the client. No callback: a failed send (ENOBUFS under load, say) is a lost packet, which the timer covers. */
+  private send(packet: Buffer): void {
+    if (this.socket === null || this.ended) return;
+    this.socket.send(packet);
   }
 
+  /**
+   * How long to wait for an ACK before resending. Our schedule is retransmitMs doubling up to
+   * BACKOFF_CAP. A client `timeout` (RFC 2349) changes it:
+   * - lock-step: it caps the schedule. A lock-step receiver re-ACKs any block it already has
+   *   (RFC 1350), so resending sooner than it asked only shortens recovery; curl, for one, always
+   *   asks for 5 s, which would make every lost packet cost 5 s.
+   * - windowed: it is the wait, as negotiated. Some windowed receivers (atftp) ignore a resent
+   *   window and re-ACK only on their own timer, so the server must not resend faster than that.
+   */
+  private delayMs(): number {
+    const schedule = this.host.settings.retransmitMs * Math.min(2 ** this.retries, BACKOFF_CAP);
+    if (this.clientTimeoutMs === null) return schedule;
+    return this.windowsize > 1 ? this.clientTimeoutMs : Math.min(schedule, this.clientTimeoutMs);
+  }
+
+  /**
+   * Moves the deadline. A pending timer that fires no later than the new deadline is kept (it
+   * re-arms itself for the rest), so the common case, an ACK, costs no timer operation.
+   */
   private arm(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    const factor = this.fixedDelay ? 1 : Math.min(2 ** this.retries, BACKOFF_CAP);
-    this.timer = setTimeout(() => this.onTimeout(), this.baseDelayMs * factor);
+    const delay = this.delayMs();
+    this.deadline = Date.now() + delay;
+    if (this.timer !== null) {
+      if (this.timerAt <= this.deadline) return;
+      clearTimeout(this.timer); // a backed-off timer would fire too late
+    }
+    this.startTimer(delay);
   }
 
-  private onTimeout(): void {
+  private startTimer(delay: number): void {
+    this.timerAt = Date.now() + delay;
+    this.timer = setTimeout(this.onTimer, delay);
+  }
+
+  private timerFired(): void {
     this.timer = null;
     if (this.ended || this.sender === null) return;
+    const left = this.deadline - Date.now();
+    if (left > 0) {
+      // An ACK moved the deadline since this timer was set: wait for the rest.
+      this.startTimer(left);
+      return;
+    }
     if (this.retries >= this.host.settings.maxRetries) {
       this.host.logger.warn({ client: endpointText(this.client), path: this.path, retries: this.retries }, 'tftp transfer timed out');
+      this.host.stats.timeouts += 1;
       this.finish('timeout', `no ACK after ${this.retries} retransmissions`);
       return;
     }
     this.retries += 1;
     this.host.stats.retransmits += 1;
-    this.execute(this.sender.onTimeout());
+    this.execute(this.sender.onTimeout(), true);
   }
 }
+
+type LimitName = 'maxTransfers' | 'maxTransfersPerClient';
 
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
   const settings = settingsFrom(options);
@@ -372,17 +572,35 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     completed: 0,
     failed: 0,
     refused: 0,
+    refusedMaxTransfers: 0,
+    refusedMaxPerClient: 0,
     malformed: 0,
     unknownTid: 0,
+    notFound: 0,
+    accessDenied: 0,
+    writeRequests: 0,
+    badMode: 0,
+    internalErrors: 0,
+    timeouts: 0,
+    clientAborts: 0,
+    oackDeclined: 0,
+    clientGone: 0,
     retransmits: 0,
+    blocksSent: 0,
+    blocksRetransmitted: 0,
+    duplicateAcks: 0,
+    staleAcks: 0,
     bytesSent: 0,
+    bytesDelivered: 0,
     active: 0,
+    activeClients: 0,
+    peakActive: 0,
   };
   const transfers = new Map<string, Transfer>();
   const perClient = new Map<string, number>();
   let closing = false;
 
-  const listener = createSocket({ type: settings.socketType });
+  const listener = newSocket(settings.socketType);
   try {
     await bindSocket(listener, settings.address, options.port);
   } catch (err) {
@@ -405,6 +623,12 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     });
   };
 
+  const updateGauges = (): void => {
+    stats.active = transfers.size;
+    stats.activeClients = perClient.size;
+    if (stats.active > stats.peakActive) stats.peakActive = stats.active;
+  };
+
   const host: TransferHost = {
     settings,
     logger,
@@ -416,9 +640,13 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       const left = (perClient.get(transfer.client.address) ?? 1) - 1;
       if (left > 0) perClient.set(transfer.client.address, left);
       else perClient.delete(transfer.client.address);
-      stats.active = transfers.size;
-      if (summary.result === 'complete') stats.completed += 1;
-      else stats.failed += 1;
+      updateGauges();
+      if (summary.result === 'complete') {
+        stats.completed += 1;
+        stats.bytesDelivered += summary.bytes;
+      } else {
+        stats.failed += 1;
+      }
       const fields = { ...summary, client: endpointText(summary.client) };
       if (summary.result === 'complete') logger.info(fields, 'tftp transfer complete');
       else logger.info(fields, 'tftp transfer ended without completing');
@@ -436,6 +664,38 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     sendFromListener(client, code, message);
   };
 
+  /** Per limit: when the last warning went out, and how many refusals it has not reported yet. */
+  const limitLog: Record<LimitName, { lastAt: number; unreported: number }> = {
+    maxTransfers: { lastAt: -Infinity, unreported: 0 },
+    maxTransfersPerClient: { lastAt: -Infinity, unreported: 0 },
+  };
+  const refuse = (client: Endpoint, path: string, limit: LimitName, clientCount: number): void => {
+    stats.refused += 1;
+    if (limit === 'maxTransfers') stats.refusedMaxTransfers += 1;
+    else stats.refusedMaxPerClient += 1;
+    const entry = limitLog[limit];
+    entry.unreported += 1;
+    const now = Date.now();
+    if (now - entry.lastAt >= LIMIT_LOG_INTERVAL_MS) {
+      logger.warn(
+        {
+          client: endpointText(client),
+          path,
+          limit,
+          max: settings[limit],
+          active: transfers.size,
+          clientActive: clientCount,
+          refusedSinceLastLine: entry.unreported,
+          refusedTotal: stats.refused,
+        },
+        `tftp request refused: ${limit} (${settings[limit]}) reached`,
+      );
+      entry.lastAt = now;
+      entry.unreported = 0;
+    }
+    sendFromListener(client, TFTP_ERROR.notDefined, 'Server busy, too many transfers');
+  };
+
   const onRequest = (msg: Buffer, rinfo: RemoteInfo): void => {
     const decoded = decodePacket(msg);
     if (!decoded.ok || (decoded.packet.op !== 'rrq' && decoded.packet.op !== 'wrq')) {
@@ -447,15 +707,19 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     const client: Endpoint = { address: rinfo.address, port: rinfo.port };
     stats.requests += 1;
     if (request.op === 'wrq') {
+      stats.writeRequests += 1;
+      stats.accessDenied += 1;
       reject(client, TFTP_ERROR.accessViolation, 'Access violation: read-only server', 'write request', { file: request.filename });
       return;
     }
     if (request.mode.toLowerCase() !== 'octet') {
+      stats.badMode += 1;
       reject(client, TFTP_ERROR.illegalOperation, 'Only octet mode is supported', 'unsupported mode', { mode: request.mode });
       return;
     }
     const normalised = normaliseTftpPath(request.filename);
     if (!normalised.ok) {
+      stats.accessDenied += 1;
       reject(client, TFTP_ERROR.accessViolation, 'Access violation', normalised.reason, { file: request.filename });
       return;
     }
@@ -466,19 +730,21 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       return;
     }
     const clientCount = perClient.get(client.address) ?? 0;
-    if (transfers.size >= settings.maxTransfers || clientCount >= settings.maxTransfersPerClient) {
-      stats.refused += 1;
-      const limit = transfers.size >= settings.maxTransfers ? 'maxTransfers' : 'maxTransfersPerClient';
-      logger.warn({ client: endpointText(client), path: normalised.path, limit }, 'tftp request refused: too many transfers');
-      sendFromListener(client, TFTP_ERROR.notDefined, 'Server busy, too many transfers');
+    if (transfers.size >= settings.maxTransfers) {
+      refuse(client, normalised.path, 'maxTransfers', clientCount);
+      return;
+    }
+    if (clientCount >= settings.maxTransfersPerClient) {
+      refuse(client, normalised.path, 'maxTransfersPerClient', clientCount);
       return;
     }
     const transfer = new Transfer(host, key, client, normalised.path, request.options);
     transfers.set(key, transfer);
     perClient.set(client.address, clientCount + 1);
-    stats.active = transfers.size;
+    updateGauges();
     void transfer.run().catch((err: unknown) => {
       logger.error({ err, client: endpointText(client) }, 'tftp transfer crashed');
+      stats.internalErrors += 1;
       transfer.finish('error', 'internal error');
     });
   };
@@ -488,7 +754,10 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   });
 
   const bound = listener.address();
-  logger.info({ address: bound.address, port: bound.port }, 'tftp listening');
+  logger.info(
+    { address: bound.address, port: bound.port, maxTransfers: settings.maxTransfers, maxTransfersPerClient: settings.maxTransfersPerClient },
+    'tftp listening',
+  );
 
   return {
     address: bound.address,

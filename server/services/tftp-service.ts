@@ -1,6 +1,7 @@
 /**
  * TFTP wired to the core: files from the configured root (the iPXE binaries), and every finished
- * transfer reported to the Provisioner, which puts it on the machine's timeline.
+ * transfer reported to the Provisioner, which puts it on the machine's timeline. The returned
+ * server's `stats` is the plain counter object that /metrics reads (docs/tftp.md lists them).
  */
 import type { Config } from '../config.js';
 import type { Provisioner } from '../core/provisioner.js';
@@ -18,6 +19,10 @@ export async function startTftpService(config: Config, provisioner: Provisioner,
     logger: log,
     maxBlockSize: config.tftp.maxBlockSize,
     maxWindowSize: config.tftp.maxWindowSize,
+    maxTransfers: config.tftp.maxTransfers,
+    maxTransfersPerClient: config.tftp.maxTransfersPerClient,
+    retransmitMs: config.tftp.retransmitMs,
+    maxRetries: config.tftp.maxRetries,
     resolve: createRootResolver({ root: config.tftp.root, logger: log }),
     onTransferEnd: (summary) => {
       try {

@@ -4,12 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import type { Endpoint } from '../../../server/core/types.js';
-import { silentLogger } from '../../../server/log.js';
+import { createLogger, silentLogger } from '../../../server/log.js';
 import { createRootResolver } from '../../../server/net/tftp-files.js';
 import {
   startTftpServer,
@@ -17,6 +19,7 @@ import {
   type TftpRequestInfo,
   type TftpServer,
   type TftpServerOptions,
+  type TftpServerStats,
   type TftpTransferSummary,
 } from '../../../server/net/tftp-server.js';
 import {
@@ -437,6 +440,33 @@ describe('tftp server: loss, duplicates and timeouts', () => {
     assert.equal(r.dataPackets, blocksFor(file.length, 512) + dropped.size);
     assert.ok(r.acksSent > blocksFor(file.length, 512) + dropped.size, 'the client did re-ACK');
     assert.equal(h.server.stats.retransmits, dropped.size);
+    assert.equal(h.server.stats.blocksRetransmitted, dropped.size);
+    assert.equal(h.server.stats.blocksSent, blocksFor(file.length, 512) + dropped.size);
+    assert.ok(h.server.stats.duplicateAcks > 0, 'the re-ACKs were seen and ignored');
+  });
+
+  it('retransmits after retransmitMs again once the client makes progress (backoff resets)', async () => {
+    const h = await harness({ f: pattern(5000) }, { retransmitMs: 100, maxRetries: 5 });
+    const sock = await RawSocket.open();
+    try {
+      sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      // DATA 1 and two retransmissions (after 100 ms, then 200 ms more): the backoff is now 400 ms.
+      const copies = [await sock.next(1_000), await sock.next(1_000), await sock.next(1_000)];
+      assert.ok(copies.every((c) => c?.packet?.op === 'data' && c.packet.block === 1));
+      const tid = copies[0]?.from;
+      assert.ok(tid);
+      sock.send(encodeAck(1), tid.port);
+      const d2 = await sock.next(1_000);
+      assert.equal(d2?.packet?.op === 'data' && d2.packet.block, 2);
+      const t0 = Date.now();
+      const again = await sock.next(1_000);
+      const gap = Date.now() - t0;
+      assert.equal(again?.packet?.op === 'data' && again.packet.block, 2);
+      assert.ok(gap < 300, `DATA 2 was retransmitted after ${gap} ms: the old 400 ms backoff timer was still in force`);
+      sock.send(encodeError(0, 'enough'), tid.port);
+    } finally {
+      await sock.close();
+    }
   });
 
   it('recovers a block lost inside a window from the client\'s gap ACK', async () => {
@@ -461,6 +491,10 @@ describe('tftp server: loss, duplicates and timeouts', () => {
       assert.deepEqual(r.data, file);
       assert.equal(r.dataPackets, blocksFor(file.length, 512), 'each DATA block sent exactly once');
       assert.equal(h.server.stats.bytesSent, file.length);
+      assert.equal(h.server.stats.blocksRetransmitted, 0);
+      assert.ok(h.server.stats.duplicateAcks >= Math.floor(blocksFor(file.length, 512) / windowsize) - 1, 'every second ACK counted as a duplicate');
+      await h.waitForSummaries(1);
+      assert.equal(h.server.stats.bytesDelivered, file.length);
     });
   }
 
@@ -476,6 +510,8 @@ describe('tftp server: loss, duplicates and timeouts', () => {
       assert.equal(h.summaries[0]?.result, 'timeout');
       assert.equal(h.server.stats.active, 0);
       assert.equal(h.server.stats.failed, 1);
+      assert.equal(h.server.stats.timeouts, 1);
+      assert.equal(h.server.stats.retransmits, 3);
       // The transfer socket is gone: a late ACK gets nothing back.
       const tid = got[0]?.from;
       assert.ok(tid);
@@ -484,6 +520,21 @@ describe('tftp server: loss, duplicates and timeouts', () => {
     } finally {
       await sock.close();
     }
+  });
+
+  it('ends a transfer at once when the client port becomes unreachable (ICMP), instead of retrying', async () => {
+    const h = await harness({ f: pattern(5000) }, { retransmitMs: 100, maxRetries: 10 });
+    const sock = await RawSocket.open();
+    sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+    const first = await sock.next(1_000);
+    assert.equal(first?.packet?.op, 'data');
+    await sock.close(); // the client goes away without a word
+    await h.waitForSummaries(1, 3_000);
+    assert.equal(h.summaries[0]?.result, 'aborted');
+    assert.equal(h.summaries[0]?.reason, 'client port unreachable');
+    assert.equal(h.server.stats.clientGone, 1);
+    assert.equal(h.server.stats.timeouts, 0);
+    assert.ok(h.server.stats.retransmits <= 2, `${h.server.stats.retransmits} retransmissions before giving up`);
   });
 
   it('resends an unanswered OACK, then gives up', async () => {
@@ -585,23 +636,25 @@ describe('tftp server: refusals and aborts', () => {
       }
       assert.deepEqual(await readdir(root), []);
       assert.equal(server.stats.failed, 1);
+      assert.equal(server.stats.writeRequests, 1);
+      assert.equal(server.stats.accessDenied, 1);
       assert.equal(server.stats.active, 0);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
   });
 
-  const refusals: Array<[string, string, string, number]> = [
-    ['netascii mode', 'f', 'netascii', 4],
-    ['a parent segment', '../f', 'octet', 2],
-    ['a nested parent segment', 'a/../../f', 'octet', 2],
-    ['URL-encoded traversal', '%2e%2e/f', 'octet', 2],
-    ['a missing file', 'nope', 'octet', 1],
-    ['/etc/passwd (mapped under the root)', '/etc/passwd', 'octet', 1],
-    ['a denied file', 'secret', 'octet', 2],
-    ['a resolver that throws', 'boom', 'octet', 0],
+  const refusals: Array<[string, string, string, number, keyof TftpServerStats]> = [
+    ['netascii mode', 'f', 'netascii', 4, 'badMode'],
+    ['a parent segment', '../f', 'octet', 2, 'accessDenied'],
+    ['a nested parent segment', 'a/../../f', 'octet', 2, 'accessDenied'],
+    ['URL-encoded traversal', '%2e%2e/f', 'octet', 2, 'accessDenied'],
+    ['a missing file', 'nope', 'octet', 1, 'notFound'],
+    ['/etc/passwd (mapped under the root)', '/etc/passwd', 'octet', 1, 'notFound'],
+    ['a denied file', 'secret', 'octet', 2, 'accessDenied'],
+    ['a resolver that throws', 'boom', 'octet', 0, 'internalErrors'],
   ];
-  for (const [name, file, mode, code] of refusals) {
+  for (const [name, file, mode, code, counter] of refusals) {
     it(`answers ${name} with ERROR ${code}`, async () => {
       const h = await harness({
         f: Buffer.from('x'),
@@ -619,6 +672,7 @@ describe('tftp server: refusals and aborts', () => {
         await sock.close();
       }
       assert.equal(h.server.stats.failed, 1);
+      assert.equal(h.server.stats[counter], 1, counter);
       assert.equal(h.server.stats.active, 0);
       // The server keeps serving.
       const r = await download(h.server, 'f');
@@ -639,6 +693,8 @@ describe('tftp server: refusals and aborts', () => {
       await h.waitForSummaries(1);
       assert.equal(h.summaries[0]?.result, 'aborted');
       assert.equal(h.server.stats.active, 0);
+      assert.equal(h.server.stats.oackDeclined, 1);
+      assert.equal(h.server.stats.clientAborts, 0);
     } finally {
       await sock.close();
     }
@@ -680,7 +736,10 @@ describe('tftp server: refusals and aborts', () => {
         assert.equal(replies[1]?.packet?.op, 'data');
         assert.deepEqual(replies[2]?.packet, { op: 'error', code: 0, message: 'Server busy, too many transfers' });
         assert.equal(h.server.stats.refused, 1);
+        assert.equal(h.server.stats[name === 'maxTransfers' ? 'refusedMaxTransfers' : 'refusedMaxPerClient'], 1);
+        assert.equal(h.server.stats[name === 'maxTransfers' ? 'refusedMaxPerClient' : 'refusedMaxTransfers'], 0);
         assert.equal(h.server.stats.active, 2);
+        assert.equal(h.server.stats.peakActive, 2);
         // A slot frees up when a transfer ends.
         const first = replies[0];
         assert.ok(first);
@@ -724,23 +783,39 @@ describe('tftp server: refusals and aborts', () => {
     assert.ok(h.server.stats.malformed + h.server.stats.unknownTid + h.server.stats.requests >= 500);
   });
 
-  it('uses the timeout the client negotiated instead of retransmitMs', { timeout: 10_000 }, async () => {
-    const h = await harness({ f: pattern(5000) }, { retransmitMs: 20, maxRetries: 1 });
+  /** Sends an RRQ with `options`, ACKs the OACK, and returns how long the first DATA took to be resent. */
+  async function firstRetransmitGap(h: Harness, options: TftpOption[]): Promise<number> {
     const sock = await RawSocket.open();
     try {
-      sock.send(encodeRequest('rrq', 'f', 'octet', [{ name: 'timeout', value: '1' }]), h.server.port);
+      sock.send(encodeRequest('rrq', 'f', 'octet', options), h.server.port);
       const oack = await sock.next(1_000);
-      assert.deepEqual(oack?.packet, { op: 'oack', options: [{ name: 'timeout', value: '1' }] });
+      assert.equal(oack?.packet?.op, 'oack');
       sock.send(encodeAck(0), oack.from.port);
       const first = await sock.next(1_000);
       const t0 = Date.now();
-      const retry = await sock.next(2_000);
+      const retry = await sock.next(6_000);
       assert.equal(first?.packet?.op, 'data');
       assert.equal(retry?.packet?.op, 'data');
-      assert.ok(Date.now() - t0 >= 900, `retransmitted after ${Date.now() - t0} ms, expected about 1 s`);
+      sock.send(encodeError(0, 'enough'), oack.from.port);
+      return Date.now() - t0;
     } finally {
       await sock.close();
     }
+  }
+
+  it('lock-step: a client timeout caps the retransmission wait', { timeout: 10_000 }, async () => {
+    const slow = await harness({ f: pattern(5000) }, { retransmitMs: 5_000, maxRetries: 1 });
+    const capped = await firstRetransmitGap(slow, [{ name: 'timeout', value: '1' }]);
+    assert.ok(capped >= 900 && capped < 2_000, `resent after ${capped} ms, expected about 1 s (the client's timeout)`);
+    const fast = await harness({ f: pattern(5000) }, { retransmitMs: 100, maxRetries: 1 });
+    const sooner = await firstRetransmitGap(fast, [{ name: 'timeout', value: '5' }]);
+    assert.ok(sooner < 1_000, `resent after ${sooner} ms, expected about 100 ms (our schedule, sooner than the client's 5 s)`);
+  });
+
+  it('windowed: the client timeout is the retransmission wait, as negotiated', { timeout: 10_000 }, async () => {
+    const h = await harness({ f: pattern(100) }, { retransmitMs: 20, maxRetries: 1 }); // one block: the window is DATA 1 alone
+    const gap = await firstRetransmitGap(h, [{ name: 'timeout', value: '1' }, { name: 'windowsize', value: '4' }]);
+    assert.ok(gap >= 900, `resent after ${gap} ms, expected about 1 s`);
   });
 
   it('drops malformed packets, counts them and keeps serving', async () => {
@@ -794,7 +869,122 @@ describe('tftp server: refusals and aborts', () => {
   });
 });
 
+/** A pino logger whose JSON lines end up in `lines`. */
+function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger('info', sink), lines };
+}
+
+describe('tftp server: limits and counters', () => {
+  it('logs a refused request once per second per limit, folding the rest into a count', async () => {
+    const { logger, lines } = capturingLogger();
+    const h = await harness({ f: pattern(5000) }, { logger, maxTransfersPerClient: 1, maxTransfers: 10, retransmitMs: 5_000 });
+    const holder = await RawSocket.open();
+    const socks = await Promise.all([1, 2, 3, 4, 5].map(() => RawSocket.open()));
+    try {
+      holder.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      const first = await holder.next(1_000);
+      assert.equal(first?.packet?.op, 'data');
+      for (const sock of socks) sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      for (const sock of socks) assert.equal((await sock.next(1_000))?.packet?.op, 'error');
+      assert.equal(h.server.stats.refused, 5);
+      assert.equal(h.server.stats.refusedMaxPerClient, 5);
+      await new Promise((r) => setTimeout(r, 50)); // pino writes asynchronously
+      const warnings = lines.filter((l) => l.msg === 'tftp request refused: maxTransfersPerClient (1) reached');
+      assert.equal(warnings.length, 1, 'one line for a burst');
+      assert.equal(warnings[0]?.level, 40, 'warn');
+      assert.equal(warnings[0]?.limit, 'maxTransfersPerClient');
+      assert.equal(warnings[0]?.max, 1);
+      // A second later the next refusal is logged again, with what was folded in meanwhile.
+      await new Promise((r) => setTimeout(r, 1_050));
+      socks[0]?.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      assert.equal((await socks[0]?.next(1_000))?.packet?.op, 'error');
+      await new Promise((r) => setTimeout(r, 50));
+      const again = lines.filter((l) => l.msg === 'tftp request refused: maxTransfersPerClient (1) reached');
+      assert.equal(again.length, 2);
+      assert.equal(again[1]?.refusedSinceLastLine, 5, 'four folded refusals plus this one');
+      assert.equal(again[1]?.refusedTotal, 6);
+    } finally {
+      await Promise.all([holder, ...socks].map((s) => s.close()));
+    }
+  });
+
+  it('exposes every counter as a number on one plain object', async () => {
+    const h = await harness({ f: pattern(3000) });
+    await download(h.server, 'f', { options: [{ name: 'blksize', value: '1024' }] });
+    await h.waitForSummaries(1);
+    const stats = h.server.stats;
+    assert.equal(Object.getPrototypeOf(stats), Object.prototype);
+    for (const [key, value] of Object.entries(stats)) assert.equal(typeof value, 'number', key);
+    assert.deepEqual(JSON.parse(JSON.stringify(stats)), { ...stats });
+    assert.equal(stats.completed, 1);
+    assert.equal(stats.blocksSent, 3);
+    assert.equal(stats.bytesSent, 3000);
+    assert.equal(stats.bytesDelivered, 3000);
+    assert.equal(stats.active, 0);
+    assert.equal(stats.activeClients, 0);
+    assert.equal(stats.peakActive, 1);
+  });
+
+  it('counts ACKs outside the window as stale and ignores them', async () => {
+    const file = pattern(10 * 512);
+    const h = await harness({ f: file });
+    const sock = await RawSocket.open();
+    try {
+      const r = await receive(sock, h.server.port, 'f', {
+        onServerTid: async (tid) => {
+          sock.send(encodeAck(40_000), tid.port); // far ahead of anything sent
+          sock.send(encodeAck(9), tid.port);
+        },
+      });
+      assert.deepEqual(r.data, file);
+      assert.equal(h.server.stats.staleAcks, 2);
+      assert.equal(h.server.stats.blocksRetransmitted, 0);
+    } finally {
+      await sock.close();
+    }
+  });
+});
+
 describe('tftp server: load', () => {
+  it('keeps descriptors bounded by 2 x maxTransfers under a burst of 3000 RRQs, then returns to the baseline', { timeout: 30_000 }, async () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const h = await harness({ f: pattern(5000) }, { maxTransfers: 200, maxTransfersPerClient: 5000, retransmitMs: 50, maxRetries: 1 });
+    const socks = await Promise.all(Array.from({ length: 30 }, () => RawSocket.open()));
+    const baseline = fds();
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, fds())), 5);
+    try {
+      for (let i = 0; i < 100; i += 1) {
+        // 100 spellings of the same file per socket: distinct requests, not duplicates.
+        for (const sock of socks) sock.send(encodeRequest('rrq', `${'/'.repeat(i)}f`, 'octet'), h.server.port);
+        await new Promise((r) => setImmediate(r));
+      }
+      const until = Date.now() + 15_000;
+      while (h.server.stats.active > 0 || h.server.stats.requests < 3000) {
+        if (Date.now() > until) throw new Error(`still ${h.server.stats.active} transfers, ${h.server.stats.requests} requests seen`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      clearInterval(sampler);
+      await Promise.all(socks.map((s) => s.close()));
+    }
+    assert.equal(h.server.stats.requests, 3000);
+    assert.ok(h.server.stats.refusedMaxTransfers > 0, 'the cap was reached');
+    assert.ok(h.server.stats.peakActive <= 200);
+    // Two sockets per transfer (the connected one and the one that answers strangers).
+    assert.ok(peak - baseline <= 2 * 200 + 5, `${peak - baseline} descriptors above the baseline at the peak, maxTransfers is 200`);
+    const until = Date.now() + 5_000;
+    while (fds() > baseline - socks.length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(fds() <= baseline - socks.length, 'every transfer socket was closed');
+  });
+
   it('serves 300 concurrent small transfers', { timeout: 30_000 }, async () => {
     const files: Record<string, Buffer> = {};
     for (let i = 0; i < 10; i += 1) files[`f${i}`] = pattern(3000 + i * 100, i + 1);
