@@ -47,6 +47,8 @@ export interface InventoryStore {
   machineById(id: number): Machine | null;
   machineByBootToken(token: string): Machine | null;
   listMachines(): Machine[];
+  /** Machines whose role is one of `roles` (a cluster's members and gateways), by name. */
+  listMachinesWithRoles(roles: readonly string[]): Machine[];
   addMachine(machine: NewMachine, now: number): Machine;
   setState(machineId: number, state: MachineState, now: number): void;
   setBootToken(machineId: number, token: string | null): void;

@@ -310,12 +310,21 @@ export class Provisioner {
     });
   }
 
+  /**
+   * The machines a render depends on: the machine's own cluster (its etcd members and gateways),
+   * not the whole inventory, so a render costs the same with 10 or 10,000 machines registered.
+   */
+  private clusterInventory(machine: Machine): Machine[] {
+    const roles = clusterRoles(machine.role);
+    return roles.length === 0 ? [machine] : this.store.listMachinesWithRoles(roles);
+  }
+
   /** The machine's cloud-config now, rendered and validated; writes nothing. */
   renderCloudConfig(machine: Machine, bootToken: string): Rendered {
     const built = buildCloudConfigContext(
       {
         machine,
-        inventory: this.store.listMachines(),
+        inventory: this.clusterInventory(machine),
         subnets: this.settings.subnets,
         baseUrl: this.settings.publicUrl,
         serverAddress: this.settings.serverAddress,
@@ -477,6 +486,8 @@ export class Provisioner {
   ): { ok: true; text: string; context: InstallScriptContext } | { ok: false; errors: readonly string[] } {
     const extension = this.install;
     if (!extension) return { ok: false, errors: ['install mode is not enabled in this rackboot process'] };
+    // DC/OS masters can come from any role, so the install script sees the whole inventory
+    // (it is rendered once per install; the per-boot cloud-config reads only the cluster).
     const inventory = this.store.listMachines();
     const built = buildCloudConfigContext(
       {
@@ -592,4 +603,18 @@ function discoveredFacts(client: ClientInfo): Record<string, unknown> {
     userClass: client.userClass,
     ipxe: client.isIpxe,
   };
+}
+
+/** Roles whose machines form one cluster with a machine of `role` (none for a dev box). */
+function clusterRoles(role: string | null): readonly string[] {
+  switch (role) {
+    case 'small':
+    case 'test':
+      return [role];
+    case 'production-central':
+    case 'production-worker':
+      return ['production-central', 'production-worker'];
+    default:
+      return [];
+  }
 }

@@ -5,6 +5,7 @@
 import type { DiscoveredClient, EventQuery, InventoryStore, Lease, NewMachine } from '../core/ports.js';
 import type { Machine, MachineEvent, MachineState, MacAddress, NewEvent } from '../core/types.js';
 import { RackbootError } from '../errors.js';
+import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
 
 interface MachineRow {
@@ -44,6 +45,7 @@ const DISCOVERY_QUIET_MS = 60 * 60 * 1000;
 export class SqliteStore implements InventoryStore {
   private readonly db: Db;
   private readonly statements: ReturnType<typeof prepare>;
+  private readonly byRoleCount = new Map<number, Database.Statement>();
 
   constructor(db: Db) {
     this.db = db;
@@ -77,6 +79,15 @@ export class SqliteStore implements InventoryStore {
   }
   listMachines(): Machine[] {
     return (this.statements.listMachines.all() as MachineRow[]).map((row) => toMachine(row) as Machine);
+  }
+  listMachinesWithRoles(roles: readonly string[]): Machine[] {
+    if (roles.length === 0) return [];
+    let statement = this.byRoleCount.get(roles.length);
+    if (!statement) {
+      statement = this.db.prepare(`${MACHINE_SELECT} WHERE m.role IN (${roles.map(() => '?').join(', ')}) ORDER BY m.name`);
+      this.byRoleCount.set(roles.length, statement);
+    }
+    return (statement.all(...roles) as MachineRow[]).map((row) => toMachine(row) as Machine);
   }
 
   addMachine(input: NewMachine, now: number): Machine {

@@ -101,3 +101,14 @@ test('discovered MACs count sightings; only the first (or one after a long silen
   store.addMachine({ name: 'x', macs: ['52:54:00:00:00:09'], ip: null, role: null }, 1);
   assert.equal(store.listDiscovered().length, 0, 'a registered MAC is no longer "discovered"');
 });
+
+test('listMachinesWithRoles returns only the machines of those roles', () => {
+  const store = new SqliteStore(openDatabase(':memory:'));
+  store.addMachine({ name: 'c1', macs: ['52:54:00:00:00:01'], ip: '10.0.0.1', role: 'production-central' }, 1);
+  store.addMachine({ name: 'w1', macs: ['52:54:00:00:00:02'], ip: '10.0.0.2', role: 'production-worker' }, 1);
+  store.addMachine({ name: 's1', macs: ['52:54:00:00:00:03'], ip: '10.0.0.3', role: 'small' }, 1);
+  store.addMachine({ name: 'x', macs: ['52:54:00:00:00:04'], ip: null, role: null }, 1);
+  assert.deepEqual(store.listMachinesWithRoles(['production-central', 'production-worker']).map((m) => m.name), ['c1', 'w1']);
+  assert.deepEqual(store.listMachinesWithRoles(['small']).map((m) => m.macs), [['52:54:00:00:00:03']]);
+  assert.deepEqual(store.listMachinesWithRoles([]), []);
+});
