@@ -71,7 +71,7 @@ const configSchema = z.strictObject({
       maxBlockSize: z.number().int().min(512).max(65464).default(1468),
       maxWindowSize: z.number().int().min(1).max(64).default(32),
       /** Concurrent transfers in total, and per client address; beyond them: ERROR 0 "Server busy". */
-      maxTransfers: z.number().int().min(1).max(100_000).default(500),
+      maxTransfers: z.number().int().min(1).max(100_000).default(2000),
       maxTransfersPerClient: z.number().int().min(1).max(100_000).default(16),
       /** First retransmission timeout (doubles per retry, up to 8x); a client's `timeout` option caps it, or replaces it for windowed transfers (docs/tftp.md). */
       retransmitMs: z.number().int().min(10).max(60_000).default(1000),
