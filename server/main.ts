@@ -9,6 +9,7 @@ import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import { Provisioner } from './core/provisioner.js';
 import { RackbootError } from './errors.js';
+import { parseIpRule, type IpRule } from './core/ip-policy.js';
 import { buildApp } from './http/app.js';
 import { NO_POWER_REASON } from './http/operator.js';
 import type { PowerDriver } from './core/power-driver.js';
@@ -104,6 +105,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         noPowerReason: power.reason,
         metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null },
       },
+      ipmi: { bmcs: new BmcStore(db), inventory: provisioner.store, rule: configuredIpRule(config) },
     });
     await app.listen({ host: config.http.listen, port: config.http.port });
     closers.push(() => app.close());
@@ -160,4 +162,10 @@ export function reloadCatalog(config: Config, provisioner: Provisioner, logger: 
   provisioner.setRenderer(result.catalog);
   logger.info('catalog reloaded');
   return [];
+}
+
+function configuredIpRule(config: Config): IpRule | null {
+  if (config.ipmi.ipPlan === undefined) return null;
+  const parsed = parseIpRule(config.ipmi.ipPlan);
+  return parsed.ok ? parsed.rule : null;
 }

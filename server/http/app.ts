@@ -8,6 +8,7 @@ import { isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiRoutes } from './api-routes.js';
 import { bootRoutes } from './boot-routes.js';
+import { ipmiRoutes, type IpmiRoutesOptions } from './ipmi-routes.js';
 import { operatorSurface, type OperatorOptions } from './operator.js';
 
 export interface AppOptions {
@@ -18,6 +19,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** The operator's surface: dashboard, API mutations, event stream, metrics (see operator.ts). */
   readonly operator?: OperatorOptions;
+  /** BMCs and the static-IP plan (rackboot discover / ip-plan), for the API and the dashboard. */
+  readonly ipmi?: Omit<IpmiRoutesOptions, 'tokens'>;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -50,6 +53,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });
       await operator.api(api);
+      if (options.ipmi) await api.register(ipmiRoutes, { ...options.ipmi, ...(options.operator?.tokens ? { tokens: options.operator.tokens } : {}) });
     },
     { prefix: '/api/v1' },
   );

@@ -20,6 +20,7 @@ import { buildApp } from '../../server/http/app.js';
 import { silentLogger } from '../../server/log.js';
 import { catalogDirs } from '../../server/paths.js';
 import { ApiTokenStore } from '../../server/store/api-token-store.js';
+import { BmcStore } from '../../server/store/bmc-store.js';
 import { openDatabase, type Db } from '../../server/store/db.js';
 import { OverviewStore } from '../../server/store/overview-store.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
@@ -71,6 +72,19 @@ async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 5
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Two discovered BMCs: one is rack1-node01's (unchanged in the plan), one is a new blade (added). */
+function seedBmcs(database: Db): BmcStore {
+  const bmcs = new BmcStore(database);
+  const observe = (address: string, mac: string) =>
+    bmcs.recordObservation(
+      { address, port: 623, username: 'admin', guid: null, bmcMac: null, bmcIp: address, lanChannel: 1, manufacturerId: 674, productId: 1, firmware: '1.0', ipmiVersion: '2.0', session: 'rmcp+ suite 17', hostMacs: [{ mac, source: 'fru', label: 'MAC0' }] },
+      Date.now(),
+    );
+  observe('10.1.0.11', '52:54:00:10:00:01');
+  observe('10.1.0.21', '52:54:00:10:00:21');
+  return bmcs;
 }
 
 function seed(): void {
@@ -135,6 +149,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
       firmwareDir: dir,
       logger: silentLogger(),
       operator: { overview: new OverviewStore(db), tokens: new ApiTokenStore(db), defaultMetrics: false, pollMs: 100 },
+      ipmi: { bmcs: seedBmcs(db), inventory: provisioner.store, rule: { kind: 'bmc-offset', hostSubnet: '10.99.0.0/24', bmcSubnet: '10.1.0.0/24', offset: 0 } },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -183,6 +198,15 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     assert.match(await page.locator('tr[data-name="rack1-node04"] .reason').innerText(), /no kernel download 5 min/);
     assert.equal(await page.locator('tr[data-name="rack1-node02"] .progress span').innerText(), 'step 3/7');
     assert.match(await page.locator('tr[data-name="rack1-node01"] td.last').innerText(), /ready/);
+    // the IPMI discovery plan with its diff: the new blade would be added at its ordered address
+    await page.waitForSelector('#plan tbody tr.plan-add');
+    const plan = await page.$$eval('#plan tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).innerText.replace(/\s+/g, ' ').trim()));
+    assert.deepEqual(plan, [
+      'update 10.1.0.11 rack1-node01 10.99.0.11 link to its BMC',
+      'add 10.1.0.21 node-10-99-0-21 10.99.0.21 MACs 52:54:00:10:00:21',
+    ]);
+    assert.equal(await page.locator('#plan-summary').textContent(), '1 add, 1 update');
+    assert.equal(await page.locator('#plan-apply').isDisabled(), false);
     assert.equal(await page.locator('#discovered tbody tr[data-mac="52:54:00:99:00:07"]').count(), 1);
     await until('the live indicator', async () => (await page.locator('#live').getAttribute('data-state')) === 'live');
     await screenshot('dashboard-overview.png');

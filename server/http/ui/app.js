@@ -11,6 +11,8 @@ const STATE_ORDER = ['failed', 'stuck', 'installing', 'powering-on', 'dhcp', 'fi
 const state = {
   /** @type {Map<number, any>} */ machines: new Map(),
   discovered: [],
+  bmcs: [],
+  plan: /** @type {any} */ (null),
   overview: { roles: [], bootModes: ['install', 'memory'], power: { configured: false, reason: null } },
   selected: /** @type {number | null} */ (null),
   timeline: [],
@@ -381,6 +383,72 @@ function toast(text, kind) {
 
 // ---------- data and the live stream ----------
 
+// ---------- BMCs and the static-IP plan ----------
+
+function planRow(c) {
+  const name = c.name ?? '–';
+  const address = c.action === 'update' ? (c.ipFrom === c.ipTo ? c.ipTo : `${c.ipFrom ?? '(none)'} → ${c.ipTo}`) : (c.ip ?? '–');
+  const why = c.action === 'conflict' ? c.reasons.join('; ') : c.action === 'skip' ? c.reason : c.action === 'add' ? `MACs ${c.macs.join(', ')}` : c.action === 'update' && c.link ? 'link to its BMC' : '';
+  return h(
+    'tr',
+    { class: `plan-${c.action}` },
+    h('td', null, h('span', { class: `badge plan-${c.action}` }, c.action)),
+    h('td', { class: 'mono' }, c.bmc),
+    h('td', null, name),
+    h('td', { class: 'mono' }, address),
+    h('td', { class: 'small' }, why),
+  );
+}
+
+function renderIpmi() {
+  $('bmcs').tBodies[0].replaceChildren(
+    ...state.bmcs.map((b) =>
+      h(
+        'tr',
+        { class: b.lastError ? 'problem' : '' },
+        h('td', { class: 'mono' }, b.address),
+        h('td', { class: 'mono small' }, b.guid ?? '–'),
+        h('td', { class: 'mono small' }, b.hostMacs.map((m) => m.mac ?? m).join(', ') || '–'),
+        h('td', { class: 'small' }, b.session ?? '–'),
+        h('td', { title: b.lastSeen ? fullTime(b.lastSeen) : '' }, b.lastSeen ? ago(b.lastSeen) : 'never'),
+        h('td', { class: 'small' }, b.lastError ? `${b.lastErrorKind ?? 'error'}: ${b.lastError}` : ''),
+      ),
+    ),
+  );
+  $('bmcs-empty').hidden = state.bmcs.length > 0;
+  $('bmcs').hidden = state.bmcs.length === 0;
+  const plan = state.plan?.plan;
+  const changes = plan ? plan.changes.filter((c) => c.action !== 'unchanged') : [];
+  $('plan').tBodies[0].replaceChildren(...changes.map(planRow));
+  $('plan').hidden = changes.length === 0;
+  const note = $('plan-note');
+  note.hidden = changes.length > 0;
+  note.textContent = !state.plan ? '' : !plan ? state.plan.reason : 'Every discovered machine already has the address the rule gives it.';
+  $('plan-summary').textContent = plan
+    ? Object.entries(plan.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')
+    : '';
+  const apply = $('plan-apply');
+  apply.disabled = !plan || !plan.applicable || changes.every((c) => c.action === 'skip');
+  apply.title = !plan ? state.plan?.reason ?? '' : plan.applicable ? 'commit every change in one transaction' : 'resolve the conflicts first: nothing is applied while any remain';
+}
+
+async function loadIpmi() {
+  try {
+    const [bmcs, plan] = await Promise.all([api('GET', '/bmcs'), api('GET', '/ip-plan')]);
+    state.bmcs = bmcs.bmcs;
+    state.plan = plan;
+    renderIpmi();
+  } catch (error) {
+    toast(`BMCs and IP plan: ${error.message}`, 'error');
+  }
+}
+
+async function applyPlan() {
+  if (!confirm('Apply the static-IP plan? Every change is committed in one transaction.')) return;
+  const result = await run('static-IP plan applied', () => api('POST', '/ip-plan/apply'));
+  if (result) void loadIpmi();
+}
+
 async function loadDiscovered() {
   try {
     state.discovered = (await api('GET', '/discovered')).discovered;
@@ -452,6 +520,7 @@ async function load() {
     setTimeout(() => void load(), 3000);
   }
   void loadDiscovered();
+  void loadIpmi();
 }
 
 function init() {
@@ -473,6 +542,7 @@ function init() {
   });
   $('token-cancel').addEventListener('click', () => $('token-dialog').close());
   $('add-button').addEventListener('click', () => openAdopt(null));
+  $('plan-apply').addEventListener('click', () => void applyPlan());
   $('adopt-form').addEventListener('submit', (e) => void submitAdopt(e));
   $('adopt-cancel').addEventListener('click', () => $('adopt-dialog').close());
   document.addEventListener('keydown', (e) => {
