@@ -41,7 +41,7 @@ export interface Payload {
 
 export type PayloadResult = { readonly ok: true; readonly payload: Payload } | { readonly ok: false; readonly errors: readonly string[] };
 
-interface PayloadInput {
+export interface PayloadInput {
   readonly machine: Machine;
   readonly inventory: readonly Machine[];
   readonly cloud: CloudConfigContext;

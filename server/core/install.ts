@@ -8,9 +8,8 @@
  * step, so tests can check them (units: systemd-analyze verify; scripts: shellcheck).
  */
 import type { AssetIndex, AssetManifest } from './assets.js';
-import { dcosPayload, kubernetesPayload, mountUnitName, rootFile, type KubernetesSecrets, type Payload } from './install-payload.js';
-import type { CloudConfigContext, Role } from './render-context.js';
-import type { Machine } from './types.js';
+import { dcosPayload, kubernetesPayload, mountUnitName, rootFile, type KubernetesSecrets, type Payload, type PayloadInput } from './install-payload.js';
+import type { Role } from './render-context.js';
 
 export { rootFile, type KubernetesSecrets } from './install-payload.js';
 
@@ -133,14 +132,7 @@ export interface InstallScriptContext {
   readonly mask: readonly string[];
 }
 
-export interface InstallInput {
-  readonly machine: Machine;
-  readonly inventory: readonly Machine[];
-  /** The machine's cloud-config context (buildCloudConfigContext): network, etcd, callback URL. */
-  readonly cloud: CloudConfigContext;
-  readonly settings: InstallSettings;
-  readonly baseUrl: string;
-  readonly assets: AssetIndex;
+export interface InstallInput extends PayloadInput {
   readonly kubernetes: KubernetesSecrets | null;
   /** The installed system's cloud-config (the role template's third render stage). */
   readonly userData: string;

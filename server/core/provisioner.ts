@@ -319,20 +319,14 @@ export class Provisioner {
     return roles.length === 0 ? [machine] : this.store.listMachinesWithRoles(roles);
   }
 
+  private cloudConfigContext(machine: Machine, bootToken: string, inventory: readonly Machine[]) {
+    const { subnets, publicUrl: baseUrl, serverAddress, cluster, cloudConfig } = this.settings;
+    return buildCloudConfigContext({ machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken }, cloudConfig);
+  }
+
   /** The machine's cloud-config now, rendered and validated; writes nothing. */
   renderCloudConfig(machine: Machine, bootToken: string): Rendered {
-    const built = buildCloudConfigContext(
-      {
-        machine,
-        inventory: this.clusterInventory(machine),
-        subnets: this.settings.subnets,
-        baseUrl: this.settings.publicUrl,
-        serverAddress: this.settings.serverAddress,
-        cluster: this.settings.cluster,
-        bootToken,
-      },
-      this.settings.cloudConfig,
-    );
+    const built = this.cloudConfigContext(machine, bootToken, this.clusterInventory(machine));
     if (!built.ok) return { ok: false, errors: built.errors };
     const rendered = this.renderer.cloudConfig(built.template, built.context as unknown as Record<string, unknown>);
     if (!rendered.ok) return { ok: false, errors: rendered.errors.map((e) => `${built.template}: ${e}`) };
@@ -489,18 +483,7 @@ export class Provisioner {
     // DC/OS masters can come from any role, so the install script sees the whole inventory
     // (it is rendered once per install; the per-boot cloud-config reads only the cluster).
     const inventory = this.store.listMachines();
-    const built = buildCloudConfigContext(
-      {
-        machine,
-        inventory,
-        subnets: this.settings.subnets,
-        baseUrl: this.settings.publicUrl,
-        serverAddress: this.settings.serverAddress,
-        cluster: this.settings.cluster,
-        bootToken,
-      },
-      this.settings.cloudConfig,
-    );
+    const built = this.cloudConfigContext(machine, bootToken, inventory);
     if (!built.ok) return { ok: false, errors: built.errors };
     // the third render stage: the role as the installed system runs it (no installer)
     const userData = this.renderer.cloudConfig(built.template, { ...built.context, installScriptUrl: '' } as unknown as Record<string, unknown>);

@@ -117,7 +117,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function shellQuote(arg: string): string {
+export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -17,7 +17,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { encodeFru } from '../protocol/ipmi/fru.js';
-import { chassisControlScript, emuCommands, lanConf, lanControlScript, type VirtualBmcSpec } from './bmc.js';
+import { chassisControlScript, emuCommands, lanConf, lanControlScript, shellQuote, type VirtualBmcSpec } from './bmc.js';
 import type { LabNetwork } from './netns.js';
 import { findExecutable, testOsFiles } from './prereqs.js';
 import { execCommand, pidAlive, sleep, waitForPidExit } from './process.js';
@@ -126,9 +126,6 @@ async function netnsPids(ns: string): Promise<number[]> {
     .map(Number);
 }
 
-function shellQuote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Starts `cmd args` inside `ns`, detached (own session, stdio to `logFile`, not the caller's), and

@@ -6,6 +6,7 @@ import { decodeDhcp } from '../protocol/dhcp/decode.js';
 import { encodeDhcp } from '../protocol/dhcp/encode.js';
 import { messageType } from '../protocol/dhcp/options.js';
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
+import { closeSocket } from './udp.js';
 
 export interface DhcpReplyPlan {
   readonly reply: DhcpPacket;
@@ -279,15 +280,5 @@ function bindSocket(address: string, port: number): Promise<Socket> {
       socket.setBroadcast(true);
       resolve(socket);
     });
-  });
-}
-
-function closeSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
   });
 }

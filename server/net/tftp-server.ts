@@ -49,6 +49,7 @@ import type {
 } from '../protocol/tftp/content.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, negotiateOptions, optionsRecord } from '../protocol/tftp/options.js';
 import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome, type SendPlan } from '../protocol/tftp/sender.js';
+import { closeSocket } from './udp.js';
 
 export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../protocol/tftp/content.js';
 
@@ -225,16 +226,6 @@ function bindSocket(socket: Socket, address: string, port: number): Promise<void
       socket.off('error', onError);
       resolve();
     });
-  });
-}
-
-function closeSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
   });
 }
 
