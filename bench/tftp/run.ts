@@ -9,6 +9,8 @@
  *   - atftp, blksize 1468 + windowsize 8 (RFC 7440; tftpd-hpa ignores windowsize and runs lock-step);
  *   - a swarm: N concurrent transfers of the 1 MB file (curl --parallel, blksize 1468), aggregate MB/s.
  * Every download is checked: sha256 of the first of each kind, the size of the others.
+ * A fourth server, node-floor (bench/tftp/floor.ts), runs the lock-step rows as a reference: the
+ * leanest sender Node's dgram allows, which separates the runtime's per-packet cost from rackboot's.
  *
  * Pinning: 'same' runs the server and the client on the same CPU (taskset), 'none' lets the
  * scheduler place them. On this VM a UDP round trip between two CPUs costs ~53 µs, so lock-step
@@ -60,8 +62,14 @@ if (!Number.isInteger(reps) || reps < 1 || reps > 50) throw new Error('--reps mu
 if (!Number.isInteger(swarmSize) || swarmSize < 1 || swarmSize > 1000) throw new Error('--swarm must be 1..1000');
 
 type PinMode = 'same' | 'none';
-type ServerName = 'rackboot' | 'tftpd-hpa' | 'atftpd';
-const SERVERS: readonly ServerName[] = ['rackboot', 'tftpd-hpa', 'atftpd'];
+type ServerName = 'rackboot' | 'tftpd-hpa' | 'atftpd' | 'node-floor';
+/**
+ * node-floor (bench/tftp/floor.ts) is a reference, not a competitor: the leanest lock-step sender
+ * Node's dgram can run, so that rackboot's overhead and the runtime's show up separately. It runs
+ * only the lock-step curl rows.
+ */
+const SERVERS: readonly ServerName[] = ['rackboot', 'tftpd-hpa', 'atftpd', 'node-floor'];
+const COMPETITORS: readonly ServerName[] = ['rackboot', 'tftpd-hpa', 'atftpd'];
 
 // ------------------------------------------------------------------ tools
 
@@ -230,6 +238,10 @@ async function startServer(name: ServerName, mode: PinMode): Promise<Server> {
       cmd = process.execPath;
       argv = ['--import', 'tsx', join(REPO, 'bench', 'tftp', 'serve.ts'), '--root', root, '--address', HOST, '--port', String(port), '--max-transfers', '2000', '--max-per-client', '2000'];
       break;
+    case 'node-floor':
+      cmd = process.execPath;
+      argv = ['--import', 'tsx', join(REPO, 'bench', 'tftp', 'floor.ts'), '--root', root, '--address', HOST, '--port', String(port)];
+      break;
     case 'tftpd-hpa':
       cmd = tools.tftpdHpa as string;
       argv = ['-L', '-a', `${HOST}:${port}`, '-s', root, ...(isRoot ? ['-u', 'nobody'] : [])];
@@ -308,6 +320,8 @@ interface Scenario {
   readonly id: string;
   readonly label: string;
   readonly file: FileName;
+  /** Servers that take part; all when absent. */
+  readonly servers?: readonly ServerName[];
   /** Bytes moved per measurement and the seconds it took. */
   measure(server: Server, mode: PinMode, check: boolean): Promise<{ bytes: number; seconds: number }>;
 }
@@ -340,6 +354,7 @@ function curlScenario(file: FileName, blksize: number): Scenario {
 function atftpScenario(file: FileName): Scenario {
   return {
     id: `atftp-w8-${file}`,
+    servers: COMPETITORS,
     label: `atftp, blksize 1468 + windowsize 8, ${FILES[file] / MB} MB`,
     file,
     async measure(server, mode, check) {
@@ -358,6 +373,7 @@ function atftpScenario(file: FileName): Scenario {
 function swarmScenario(n: number): Scenario {
   return {
     id: `swarm-${n}`,
+    servers: COMPETITORS,
     label: `${n} concurrent transfers of 1 MB (curl --parallel, blksize 1468), aggregate`,
     file: 'm1.bin',
     async measure(server, mode) {
@@ -414,13 +430,15 @@ async function benchMode(mode: PinMode): Promise<Map<string, Map<ServerName, Cel
     // gets the same untimed warm-up: the 30 MB file once at blksize 512.
     for (const server of servers) await curlScenario('m30.bin', 512).measure(server, mode, true);
     for (const scenario of scenarios) {
-      const cells = new Map<ServerName, Cell>(SERVERS.map((n) => [n, { rates: [], cpuPer100MB: null }]));
-      const cpu = new Map<ServerName, { ticks: number; bytes: number } | null>(SERVERS.map((n) => [n, { ticks: 0, bytes: 0 }]));
+      const names = scenario.servers ?? SERVERS;
+      const taking = servers.filter((s) => names.includes(s.name));
+      const cells = new Map<ServerName, Cell>(names.map((n) => [n, { rates: [], cpuPer100MB: null }]));
+      const cpu = new Map<ServerName, { ticks: number; bytes: number } | null>(names.map((n) => [n, { ticks: 0, bytes: 0 }]));
       // One untimed warm-up per server (file caches, JIT), then interleaved repetitions.
-      for (const server of servers) await scenario.measure(server, mode, true);
+      for (const server of taking) await scenario.measure(server, mode, true);
       const scenarioReps = scenario.id.startsWith('swarm') || scenario.file === 'm30.bin' ? Math.max(1, Math.ceil(reps / 2) + 1) : reps;
       for (let rep = 0; rep < scenarioReps; rep += 1) {
-        const order = servers.map((_, i) => servers[(i + rep) % servers.length] as Server);
+        const order = taking.map((_, i) => taking[(i + rep) % taking.length] as Server);
         for (const server of order) {
           const before = cpuTicks(server.child.pid);
           const { bytes, seconds } = await scenario.measure(server, mode, false);
@@ -436,13 +454,13 @@ async function benchMode(mode: PinMode): Promise<Map<string, Map<ServerName, Cel
           }
         }
       }
-      for (const name of SERVERS) {
+      for (const name of names) {
         const acc = cpu.get(name);
         const cell = cells.get(name);
         if (cell && acc && acc.ticks > 0) cell.cpuPer100MB = acc.ticks / TICKS_PER_S / (acc.bytes / (100 * MB));
       }
       results.set(scenario.id, cells);
-      const line = SERVERS.map((n) => `${n} ${median(cells.get(n)?.rates ?? []).toFixed(1)}`).join(', ');
+      const line = names.map((n) => `${n} ${median(cells.get(n)?.rates ?? []).toFixed(1)}`).join(', ');
       process.stdout.write(`[pin ${mode}] ${scenario.label}: ${line} MB/s\n`);
     }
   } finally {
@@ -492,10 +510,18 @@ function report(all: Map<PinMode, Map<string, Map<ServerName, Cell>>>, loadBefor
     '**none** = no pinning (a round trip between two CPUs costs ~53 µs on this VM, so lock-step is latency-bound).',
     'curl rows time the transfer (`%{time_total}`), atftp rows the client process, swarm rows the whole `curl --parallel` run.',
     'tftpd-hpa does not implement windowsize: in the atftp rows it runs lock-step.',
+    'node-floor (bench/tftp/floor.ts) is a reference, not a server: the leanest lock-step sender on Node\'s dgram (prebuilt',
+    'packets, no timers, no checks), run in the lock-step rows only. node-floor / tftpd-hpa is what the runtime allows;',
+    'rackboot / node-floor is what rackboot\'s own code costs on top.',
     '',
   ];
   for (const [mode, results] of all) {
-    lines.push(`## Pinning: ${mode}`, '', '| scenario | rackboot MB/s | tftpd-hpa MB/s | atftpd MB/s | rackboot / tftpd-hpa | rackboot / atftpd | server CPU s per 100 MB (rackboot / atftpd) |', '|---|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      `## Pinning: ${mode}`,
+      '',
+      '| scenario | rackboot MB/s | tftpd-hpa MB/s | atftpd MB/s | rackboot / tftpd-hpa | rackboot / atftpd | node-floor MB/s | rackboot / node-floor | node-floor / tftpd-hpa | server CPU s per 100 MB (rackboot / atftpd / node-floor) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const scenario of scenarios) {
       const cells = results.get(scenario.id);
       if (!cells) continue;
@@ -504,8 +530,10 @@ function report(all: Map<PinMode, Map<string, Map<ServerName, Cell>>>, loadBefor
         const v = cells.get(n)?.cpuPer100MB;
         return v === null || v === undefined ? 'n/a' : v.toFixed(2);
       };
+      const floor = cells.has('node-floor');
+      const floorCells = floor ? `${m('node-floor').toFixed(1)} | ${ratio(m('rackboot'), m('node-floor'))} | ${ratio(m('node-floor'), m('tftpd-hpa'))}` : '- | - | -';
       lines.push(
-        `| ${scenario.label} | ${m('rackboot').toFixed(1)} | ${m('tftpd-hpa').toFixed(1)} | ${m('atftpd').toFixed(1)} | ${ratio(m('rackboot'), m('tftpd-hpa'))} | ${ratio(m('rackboot'), m('atftpd'))} | ${cpuText('rackboot')} / ${cpuText('atftpd')} |`,
+        `| ${scenario.label} | ${m('rackboot').toFixed(1)} | ${m('tftpd-hpa').toFixed(1)} | ${m('atftpd').toFixed(1)} | ${ratio(m('rackboot'), m('tftpd-hpa'))} | ${ratio(m('rackboot'), m('atftpd'))} | ${floorCells} | ${cpuText('rackboot')} / ${cpuText('atftpd')}${floor ? ` / ${cpuText('node-floor')}` : ''} |`,
       );
     }
     lines.push('');
@@ -516,7 +544,7 @@ function report(all: Map<PinMode, Map<string, Map<ServerName, Cell>>>, loadBefor
 // ------------------------------------------------------------------ main
 
 const loadBefore = loadAverage();
-process.stdout.write(`bench/tftp: servers rackboot, tftpd-hpa (${tools.tftpdHpa}), atftpd; pin ${pinModes.join('+')}; reps ${reps}; swarm ${swarmSize}; load ${loadBefore}\n`);
+process.stdout.write(`bench/tftp: servers rackboot, tftpd-hpa (${tools.tftpdHpa}), atftpd, node-floor (reference); pin ${pinModes.join('+')}; reps ${reps}; swarm ${swarmSize}; load ${loadBefore}\n`);
 const all = new Map<PinMode, Map<string, Map<ServerName, Cell>>>();
 try {
   for (const mode of pinModes) all.set(mode, await benchMode(mode));

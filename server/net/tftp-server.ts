@@ -14,8 +14,8 @@
  *   unconnected that answers everyone else with ERROR 5 (see Transfer.run).
  * - The send path is the hot path (one call per DATA block). Sockets get a synchronous `lookup`
  *   (destinations are always IP literals, so dgram's default dns.lookup would only add a
- *   process.nextTick hop per packet); DATA headers are views of one immutable table, payloads are
- *   views of the content buffer (no copy, no allocation of packet bytes); sends take no callback
+ *   process.nextTick hop per packet); each DATA packet is one slice of a framed image of the file
+ *   (protocol/tftp/framed.ts: built lazily, shared, immutable once written); sends take no callback
  *   (a lost send is a lost packet, which the retransmission timer covers); and the retransmission
  *   timer is armed once and pushed back lazily through a deadline instead of being cleared and
  *   re-created on every ACK.
@@ -33,7 +33,6 @@ import { normaliseTftpPath } from '../core/tftp-path.js';
 import type { Logger } from '../log.js';
 import {
   decodePacket,
-  encodeDataHeader,
   encodeError,
   encodeOack,
   OPCODE,
@@ -49,6 +48,7 @@ import type {
 } from '../protocol/tftp/content.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, negotiateOptions, optionsRecord } from '../protocol/tftp/options.js';
 import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome, type SendPlan } from '../protocol/tftp/sender.js';
+import { DATA_HEADER_SIZE, FramedContentCache, type FramedContent } from '../protocol/tftp/framed.js';
 import { closeSocket } from './udp.js';
 
 export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../protocol/tftp/content.js';
@@ -231,21 +231,8 @@ function bindSocket(socket: Socket, address: string, port: number): Promise<void
 
 const endpointText = (e: Endpoint): string => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
 
-/**
- * The 4-byte DATA header of every 16-bit block number, built once and never written again, so a
- * header can be handed to the kernel as a view even when a send is queued (EAGAIN) and completes
- * later. 256 KiB.
- */
-let dataHeaderTable: Buffer | null = null;
-function dataHeader(block: number): Buffer {
-  if (dataHeaderTable === null) {
-    const table = Buffer.allocUnsafeSlow(65536 * 4);
-    for (let n = 0; n < 65536; n += 1) encodeDataHeader(n).copy(table, n * 4);
-    dataHeaderTable = table;
-  }
-  const at = (block & 0xffff) * 4;
-  return dataHeaderTable.subarray(at, at + 4);
-}
+/** One per process: every server and transfer of the same content shares its framed images. */
+const framedImages = new FramedContentCache();
 
 const CONTENT_ERRORS = {
   'not-found': { code: TFTP_ERROR.fileNotFound, message: 'File not found', counter: 'notFound' },
@@ -269,7 +256,8 @@ class Transfer {
   /** Unconnected, on the same port: receives packets from anyone else, answered with ERROR 5. */
   private strangers: Socket | null = null;
   private sender: TftpSender | null = null;
-  private content: Buffer | null = null;
+  /** The content as DATA packets (shared with other transfers of the same file and blksize). */
+  private framed: FramedContent | null = null;
   private oack: Buffer | null = null;
   /** The one retransmission timer; it re-arms itself while `deadline` keeps moving. */
   private timer: NodeJS.Timeout | null = null;
@@ -328,7 +316,7 @@ class Transfer {
     this.blksize = negotiated.blksize;
     this.windowsize = negotiated.windowsize;
     if (negotiated.timeoutS !== null) this.clientTimeoutMs = negotiated.timeoutS * 1000;
-    this.content = content.data;
+    this.framed = framedImages.get(content.data, negotiated.blksize);
     this.oack = negotiated.oack.length > 0 ? encodeOack(negotiated.oack) : null;
     this.sender = new TftpSender({
       size: content.data.length,
@@ -478,13 +466,13 @@ class Transfer {
   }
 
   private sendBlocks(first: number, last: number, retransmission: boolean): void {
-    const { sender, content, socket } = this;
-    if (sender === null || content === null || socket === null || this.ended) return;
+    const { sender, framed, socket } = this;
+    if (sender === null || framed === null || socket === null || this.ended) return;
     let bytes = 0;
     for (let block = first; block <= last; block += 1) {
-      const { start, end } = sender.blockBounds(block);
-      socket.send([dataHeader(block), content.subarray(start, end)]);
-      bytes += end - start;
+      const packet = framed.packet(block);
+      socket.send(packet);
+      bytes += packet.length - DATA_HEADER_SIZE;
     }
     const stats = this.host.stats;
     const count = last - first + 1;
