@@ -10,7 +10,7 @@ import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, typ
 import type { RogueSighting } from './dhcp-guard.js';
 import { normaliseMac } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
-import { buildInstallContext, type InstallExtension, type InstallScriptContext } from './install.js';
+import { buildInstallContext, type InstallExtension, type InstallRenderer, type InstallScriptContext } from './install.js';
 import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
@@ -442,6 +442,16 @@ export class Provisioner {
   /** Install mode's settings, template, mirror manifests and cluster secrets (server/install/enable.ts). */
   setInstall(extension: InstallExtension | null): void {
     this.install = extension;
+  }
+
+  /** True once install mode is on (`rackboot serve`). */
+  get installEnabled(): boolean {
+    return this.install !== null;
+  }
+
+  /** A reloaded install.sh template (SIGHUP); ignored when install mode is off. */
+  setInstallRenderer(renderer: InstallRenderer): void {
+    if (this.install !== null) this.install = { ...this.install, renderer };
   }
 
   /**

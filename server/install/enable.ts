@@ -8,17 +8,18 @@ import type { Provisioner } from '../core/provisioner.js';
 import type { Logger } from '../log.js';
 import { DirectoryAssetIndex } from '../assets/mirror.js';
 import { ensureKubernetesSecrets } from './kube-pki.js';
+import { catalogDirs } from '../paths.js';
 import { loadInstallTemplate } from './templates.js';
 
 export interface InstallService {
   stop(): void;
 }
 
-export function enableInstall(provisioner: Provisioner, config: Config, logger: Logger): InstallService {
+export function enableInstall(provisioner: Provisioner, config: Config, logger: Logger, bootTemplates = catalogDirs().bootTemplates): InstallService {
   const usesKubernetes = Object.values(config.install.roles).some((r) => r.payload === 'kubernetes');
   provisioner.setInstall({
     settings: config.install,
-    renderer: loadInstallTemplate(),
+    renderer: loadInstallTemplate(bootTemplates),
     assets: new DirectoryAssetIndex(config.boot.assetsDir),
     kubernetes: usesKubernetes ? ensureKubernetesSecrets(config.dataDir) : null,
   });

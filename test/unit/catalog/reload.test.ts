@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -7,6 +7,7 @@ import { loadEmbeddedConfig } from '../../../server/config.js';
 import { silentLogger } from '../../../server/log.js';
 import { reloadCatalog } from '../../../server/main.js';
 import { catalogDirs } from '../../../server/paths.js';
+import { installProvisioner } from '../../helpers/install.js';
 import { testProvisioner } from '../../helpers/provisioner.js';
 
 test('a reload with errors keeps the old catalog; a good reload takes effect', () => {
@@ -31,6 +32,48 @@ test('a reload with errors keeps the old catalog; a good reload takes effect', (
     writeFileSync(join(dirs.bootTemplates, 'chain.ipxe.hbs'), '#!ipxe\necho reloaded {{baseUrl}}\n');
     assert.deepEqual(reloadCatalog(config!, provisioner, silentLogger(), dirs), []);
     assert.equal(provisioner.chainScript(), '#!ipxe\necho reloaded http://10.99.0.1:8080\n');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('in install mode a reload also takes install.sh.hbs, all or nothing', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rb-reload-'));
+  try {
+    const shipped = catalogDirs();
+    const dirs = { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs'), menus: join(root, 'menus') };
+    cpSync(shipped.bootTemplates, dirs.bootTemplates, { recursive: true });
+    cpSync(shipped.cloudConfigs, dirs.cloudConfigs, { recursive: true });
+    cpSync(shipped.menus, dirs.menus, { recursive: true });
+    const { config } = loadEmbeddedConfig(root);
+    const t = installProvisioner();
+    const machine = t.store.machineByName('d1')!;
+    assert.ok(t.provisioner.machineScript({ mac: machine.macs[0]!, clientIp: machine.ip! }).ok);
+    const installScript = (): string => {
+      const outcome = t.provisioner.installScript(t.store.machineByName('d1')!.bootToken!, machine.ip!);
+      assert.ok(outcome.ok, outcome.ok ? '' : outcome.message);
+      return outcome.value;
+    };
+    const before = installScript();
+    const installPath = join(dirs.bootTemplates, 'install.sh.hbs');
+    const chainPath = join(dirs.bootTemplates, 'chain.ipxe.hbs');
+    const shippedInstall = readFileSync(installPath, 'utf8');
+    const shippedChain = readFileSync(chainPath, 'utf8');
+
+    writeFileSync(installPath, `${shippedInstall}\n{{#if unclosed}}\n`);
+    const errors = reloadCatalog(config!, t.provisioner, silentLogger(), dirs);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0] ?? '', /install\.sh\.hbs/);
+    assert.equal(installScript(), before, 'the old install template still serves');
+
+    writeFileSync(installPath, `${shippedInstall}# reloaded by SIGHUP\n`);
+    writeFileSync(chainPath, '#!ipxe\nchain {{baseUrl}/broken\n');
+    assert.ok(reloadCatalog(config!, t.provisioner, silentLogger(), dirs).length >= 1);
+    assert.equal(installScript(), before, 'a broken catalog holds back a good install template too');
+
+    writeFileSync(chainPath, shippedChain);
+    assert.deepEqual(reloadCatalog(config!, t.provisioner, silentLogger(), dirs), []);
+    assert.match(installScript(), /# reloaded by SIGHUP$/m);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
