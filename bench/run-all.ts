@@ -9,6 +9,7 @@
  * RACKBOOT_BENCH_RESULT set to bench/results/<name>.json: a bench that writes the BenchResult shape
  * of bench/lib/results.ts there joins the table; otherwise the end of its output is quoted.
  * --quick: storm with 100 and 1,000 machines, one short round per HTTP scenario.
+ * --only: run just those; the others keep their last results in the summary.
  * --summary-only: rebuild summary.md from the result files already in bench/results.
  */
 import { spawn } from 'node:child_process';
@@ -102,12 +103,12 @@ const before = describeMachine();
 const outcomes: Outcome[] = [];
 const wanted = values.only?.split(',').map((s) => s.trim());
 for (const spec of BENCHES) {
-  if (wanted && !wanted.includes(spec.name)) continue;
   if (!existsSync(join(ROOT, spec.entry))) {
     outcomes.push({ spec, status: 'missing', code: null, result: null, tail: '', seconds: 0 });
     continue;
   }
-  if (values['summary-only']) {
+  // Benches left out by --only keep their last results in the summary.
+  if (values['summary-only'] || (wanted && !wanted.includes(spec.name))) {
     const result = readResult(join(RESULTS_DIR, `${spec.name}.json`));
     const md = spec.markdown !== undefined && existsSync(spec.markdown) ? spec.markdown : undefined;
     outcomes.push({ spec, status: result || md ? 'ok' : 'missing', code: 0, result, tail: '', seconds: 0 });
