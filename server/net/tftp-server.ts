@@ -15,7 +15,8 @@
  * - The send path is the hot path (one call per DATA block). Sockets get a synchronous `lookup`
  *   (destinations are always IP literals, so dgram's default dns.lookup would only add a
  *   process.nextTick hop per packet); each DATA packet is one slice of a framed image of the file
- *   (protocol/tftp/framed.ts: built lazily, shared, immutable once written); sends take no callback
+ *   (protocol/tftp/data-packets.ts: built lazily, shared, immutable once written; files over
+ *   maxFramedBytes go out as header + payload views instead); sends take no callback
  *   (a lost send is a lost packet, which the retransmission timer covers); and the retransmission
  *   timer is armed once and pushed back lazily through a deadline instead of being cleared and
  *   re-created on every ACK.
@@ -48,7 +49,7 @@ import type {
 } from '../protocol/tftp/content.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, negotiateOptions, optionsRecord } from '../protocol/tftp/options.js';
 import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome, type SendPlan } from '../protocol/tftp/sender.js';
-import { DATA_HEADER_SIZE, FramedContentCache, type FramedContent } from '../protocol/tftp/framed.js';
+import { DataPacketsCache, DEFAULT_MAX_FRAMED_BYTES, type DataPackets } from '../protocol/tftp/data-packets.js';
 import { closeSocket } from './udp.js';
 
 export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../protocol/tftp/content.js';
@@ -71,6 +72,8 @@ export interface TftpServerOptions {
   readonly maxTransfers?: number;
   /** Concurrent transfers per client IP address. */
   readonly maxTransfersPerClient?: number;
+  /** Files up to this size are sent from a framed copy (faster); larger ones as views of the file (no copy). */
+  readonly maxFramedBytes?: number;
 }
 
 /**
@@ -231,9 +234,6 @@ function bindSocket(socket: Socket, address: string, port: number): Promise<void
 
 const endpointText = (e: Endpoint): string => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
 
-/** One per process: every server and transfer of the same content shares its framed images. */
-const framedImages = new FramedContentCache();
-
 const CONTENT_ERRORS = {
   'not-found': { code: TFTP_ERROR.fileNotFound, message: 'File not found', counter: 'notFound' },
   denied: { code: TFTP_ERROR.accessViolation, message: 'Access violation', counter: 'accessDenied' },
@@ -245,6 +245,7 @@ interface TransferHost {
   readonly logger: Logger;
   readonly stats: TftpServerStats;
   readonly resolve: TftpResolver;
+  readonly dataPackets: DataPacketsCache;
   sendFromListener(to: Endpoint, code: number, message: string): void;
   ended(transfer: Transfer, summary: TftpTransferSummary): void;
 }
@@ -256,8 +257,8 @@ class Transfer {
   /** Unconnected, on the same port: receives packets from anyone else, answered with ERROR 5. */
   private strangers: Socket | null = null;
   private sender: TftpSender | null = null;
-  /** The content as DATA packets (shared with other transfers of the same file and blksize). */
-  private framed: FramedContent | null = null;
+  /** The content as DATA packets (a framed image is shared with other transfers of the same file and blksize). */
+  private packets: DataPackets | null = null;
   private oack: Buffer | null = null;
   /** The one retransmission timer; it re-arms itself while `deadline` keeps moving. */
   private timer: NodeJS.Timeout | null = null;
@@ -316,7 +317,7 @@ class Transfer {
     this.blksize = negotiated.blksize;
     this.windowsize = negotiated.windowsize;
     if (negotiated.timeoutS !== null) this.clientTimeoutMs = negotiated.timeoutS * 1000;
-    this.framed = framedImages.get(content.data, negotiated.blksize);
+    this.packets = this.host.dataPackets.get(content.data, negotiated.blksize);
     this.oack = negotiated.oack.length > 0 ? encodeOack(negotiated.oack) : null;
     this.sender = new TftpSender({
       size: content.data.length,
@@ -466,14 +467,10 @@ class Transfer {
   }
 
   private sendBlocks(first: number, last: number, retransmission: boolean): void {
-    const { sender, framed, socket } = this;
-    if (sender === null || framed === null || socket === null || this.ended) return;
-    let bytes = 0;
-    for (let block = first; block <= last; block += 1) {
-      const packet = framed.packet(block);
-      socket.send(packet);
-      bytes += packet.length - DATA_HEADER_SIZE;
-    }
+    const { sender, packets, socket } = this;
+    if (sender === null || packets === null || socket === null || this.ended || last < first) return;
+    for (let block = first; block <= last; block += 1) socket.send(packets.packet(block));
+    const bytes = sender.payloadBytes(first, last);
     const stats = this.host.stats;
     const count = last - first + 1;
     stats.blocksSent += count;
@@ -615,6 +612,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     logger,
     stats,
     resolve: options.resolve,
+    dataPackets: new DataPacketsCache(options.maxFramedBytes ?? DEFAULT_MAX_FRAMED_BYTES),
     sendFromListener,
     ended(transfer, summary) {
       transfers.delete(transfer.key);

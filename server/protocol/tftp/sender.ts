@@ -89,6 +89,12 @@ export class TftpSender {
     return { start, end: Math.min(start + this.blksize, this.size) };
   }
 
+  /** Payload bytes carried by blocks first..last (inclusive). */
+  payloadBytes(first: number, last: number): number {
+    if (last < first) return 0;
+    return Math.min(last * this.blksize, this.size) - (first - 1) * this.blksize;
+  }
+
   /** Content bytes the client has acknowledged. */
   get bytesAcked(): number {
     if (this.acked === 0) return 0;

@@ -306,6 +306,26 @@ describe('tftp server: plain transfers', () => {
     });
   }
 
+  it('sends a file over maxFramedBytes as header + payload views, byte-identical, lock-step and windowed', async () => {
+    const content = pattern(5000, 3);
+    const h = await harness({ f: content }, { maxFramedBytes: 1000 });
+    const optionSets: TftpOption[][] = [
+      [],
+      [
+        { name: 'blksize', value: '700' },
+        { name: 'windowsize', value: '4' },
+      ],
+    ];
+    for (const options of optionSets) {
+      const r = await download(h.server, 'f', { options });
+      assert.equal(r.error, null);
+      assert.deepEqual(r.data, content);
+    }
+    await h.waitForSummaries(2);
+    assert.equal(h.server.stats.bytesDelivered, 2 * content.length);
+    assert.ok(h.server.stats.bytesSent >= 2 * content.length);
+  });
+
   it('answers from 127.0.0.1 on a new port and tells the resolver who asked where', async () => {
     const h = await harness({ 'a/b.txt': Buffer.from('hello') });
     assert.equal(h.server.address, HOST);

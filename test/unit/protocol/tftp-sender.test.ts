@@ -26,6 +26,24 @@ describe('tftp sender: block count and end of file', () => {
   }
 });
 
+describe('tftp sender: payload bytes of a block range', () => {
+  it('adds up the block bounds, short last block included', () => {
+    for (const [size, blksize] of [[0, 512], [512, 512], [5000, 512], [5000, 1468], [1_000_003, 8]] as const) {
+      const sender = new TftpSender({ size, blksize, windowsize: 1, oack: false });
+      for (const [first, last] of [[1, 1], [1, sender.lastBlock], [sender.lastBlock, sender.lastBlock], [2, Math.min(5, sender.lastBlock)]] as const) {
+        let expected = 0;
+        for (let block = first; block <= last; block += 1) {
+          const { start, end } = sender.blockBounds(block);
+          expected += end - start;
+        }
+        assert.equal(sender.payloadBytes(first, last), expected, `size ${size} blksize ${blksize} blocks ${first}..${last}`);
+      }
+      assert.equal(sender.payloadBytes(1, sender.lastBlock), size);
+      assert.equal(sender.payloadBytes(3, 2), 0);
+    }
+  });
+});
+
 describe('tftp sender: lock-step (windowsize 1)', () => {
   it('sends DATA 1 at once without an OACK and completes on the last ACK', () => {
     const sender = new TftpSender({ size: 1000, blksize: 512, windowsize: 1, oack: false });

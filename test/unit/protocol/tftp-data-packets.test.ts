@@ -2,16 +2,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodePacket } from '../../../server/protocol/tftp/codec.js';
-import { FramedContent, FramedContentCache } from '../../../server/protocol/tftp/framed.js';
+import { DataPacketsCache, FramedContent, ViewedContent, type DataPackets } from '../../../server/protocol/tftp/data-packets.js';
 import { TftpSender } from '../../../server/protocol/tftp/sender.js';
 
-/** Block n's payload, independently of framed.ts: the sender's own arithmetic. */
+/** Block n's payload, independently of data-packets.ts: the sender's own arithmetic. */
 function expectedPayload(content: Buffer, blksize: number, block: number): Buffer {
   const { start, end } = new TftpSender({ size: content.length, blksize, windowsize: 1, oack: false }).blockBounds(block);
   return content.subarray(start, end);
 }
 
-function assertPacket(packet: Buffer, content: Buffer, blksize: number, block: number): void {
+function assertPacket(sent: Buffer | readonly Buffer[], content: Buffer, blksize: number, block: number): void {
+  const packet = Buffer.isBuffer(sent) ? sent : Buffer.concat(sent);
   assert.equal(packet[0], 0);
   assert.equal(packet[1], 3, 'opcode DATA');
   assert.equal(packet.readUInt16BE(2), block & 0xffff, `wire block number of ${block}`);
@@ -80,9 +81,9 @@ describe('tftp framed content: every packet is header + payload', () => {
   });
 });
 
-describe('tftp framed content cache', () => {
+describe('tftp data packets cache', () => {
   it('shares one image per content and blksize', () => {
-    const cache = new FramedContentCache();
+    const cache = new DataPacketsCache();
     const content = randomBytes(3000);
     assert.equal(cache.get(content, 512), cache.get(content, 512));
     assert.notEqual(cache.get(content, 512), cache.get(content, 1468));
@@ -90,7 +91,7 @@ describe('tftp framed content cache', () => {
   });
 
   it('keeps at most perContent blksizes per content, dropping the least recently used', () => {
-    const cache = new FramedContentCache(2);
+    const cache = new DataPacketsCache(1 << 20, 2);
     const content = randomBytes(3000);
     const a = cache.get(content, 512);
     const b = cache.get(content, 1024);
@@ -101,4 +102,24 @@ describe('tftp framed content cache', () => {
     // The dropped image still works for a transfer that holds it.
     assertPacket(b.packet(2), content, 1024, 2);
   });
+
+  it('sends content over maxFramedBytes as header + payload views: nothing copied, same bytes', () => {
+    const cache = new DataPacketsCache(1000);
+    const small = randomBytes(1000);
+    const large = randomBytes(70_000 * 8 + 3);
+    assert.ok(cache.get(small, 512) instanceof FramedContent, 'up to the limit: framed');
+    const viewed = cache.get(large, 8);
+    assert.ok(viewed instanceof ViewedContent, 'over the limit: views');
+    assertAllPackets(viewed, large, 8);
+    const [header, payload] = viewed.packet(70_000) as Buffer[];
+    assert.equal(payload?.buffer, large.buffer, 'the payload is a view of the file');
+    assert.equal(header?.length, 4);
+    assert.throws(() => viewed.packet(0), RangeError);
+    assert.throws(() => viewed.packet(viewed.blocks + 1), RangeError);
+  });
 });
+
+function assertAllPackets(packets: DataPackets, content: Buffer, blksize: number): void {
+  assert.equal(packets.blocks, Math.floor(content.length / blksize) + 1);
+  for (let block = 1; block <= packets.blocks; block += 1) assertPacket(packets.packet(block), content, blksize, block);
+}
