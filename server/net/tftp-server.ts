@@ -188,7 +188,7 @@ function settingsFrom(options: TftpServerOptions): Settings {
     maxWindowSize: checkInteger('maxWindowSize', options.maxWindowSize ?? 32, 1, MAX_SAFE_WINDOW),
     retransmitMs: checkInteger('retransmitMs', options.retransmitMs ?? 1000, 1, 600_000),
     maxRetries: checkInteger('maxRetries', options.maxRetries ?? 5, 0, 1000),
-    maxTransfers: checkInteger('maxTransfers', options.maxTransfers ?? 500, 1, 100_000),
+    maxTransfers: checkInteger('maxTransfers', options.maxTransfers ?? 4000, 1, 100_000),
     maxTransfersPerClient: checkInteger('maxTransfersPerClient', options.maxTransfersPerClient ?? 16, 1, 100_000),
   };
 }

@@ -14,7 +14,7 @@
  * one immutable table plus a view of the file: no copy, two buffers per send.
  */
 
-export const DATA_HEADER_SIZE = 4;
+const DATA_HEADER_SIZE = 4;
 const OPCODE_DATA = 3;
 /** Blocks framed per fill; at blksize 1468 about 1.5 MB of copying. */
 const FILL_BLOCKS = 1024;
