@@ -26,10 +26,11 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { findExecutable } from '../../server/lab/prereqs.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const HOST = '127.0.0.1';
@@ -73,19 +74,6 @@ const COMPETITORS: readonly ServerName[] = ['rackboot', 'tftpd-hpa', 'atftpd'];
 
 // ------------------------------------------------------------------ tools
 
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin'])) {
-    if (dir === '') continue;
-    const path = join(dir, binary);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
-}
 
 function versionOf(cmd: string, flag: string): string {
   const r = spawnSync(cmd, [flag], { encoding: 'utf8', timeout: 5000 });
@@ -96,11 +84,11 @@ const isRoot = process.getuid?.() === 0;
 
 /** tftpd-hpa's in.tftpd: PATH when it is tftpd-hpa (atftpd's package ships an in.tftpd symlink too), else the cache. */
 function findTftpdHpa(): string | undefined {
-  const candidates = [onPath('in.tftpd'), join(REPO, '.cache', 'bench', 'tftpd-hpa', 'usr', 'sbin', 'in.tftpd')];
+  const candidates = [findExecutable('in.tftpd'), join(REPO, '.cache', 'bench', 'tftpd-hpa', 'usr', 'sbin', 'in.tftpd')];
   for (const c of candidates) {
     if (c !== undefined && existsSync(c) && /tftp-hpa/.test(versionOf(c, '-V'))) return c;
   }
-  if (!isRoot || onPath('apt-get') === undefined || onPath('dpkg') === undefined) return undefined;
+  if (!isRoot || findExecutable('apt-get') === undefined || findExecutable('dpkg') === undefined) return undefined;
   // Debian's tftpd-hpa and atftpd conflict; unpack tftpd-hpa beside atftpd instead of installing it.
   const dir = join(REPO, '.cache', 'bench', 'tftpd-hpa');
   const debs = join(REPO, '.cache', 'bench', 'debs');
@@ -118,10 +106,10 @@ function findTftpdHpa(): string | undefined {
 }
 
 const tools = {
-  curl: onPath('curl'),
-  atftp: onPath('atftp'),
-  atftpd: onPath('atftpd'),
-  taskset: onPath('taskset'),
+  curl: findExecutable('curl'),
+  atftp: findExecutable('atftp'),
+  atftpd: findExecutable('atftpd'),
+  taskset: findExecutable('taskset'),
   tftpdHpa: findTftpdHpa(),
 };
 const missing: string[] = [];

@@ -8,11 +8,11 @@ import type { PlanBmc, PlanMachine, PlanReservation } from '../core/ip-policy.js
 import { formatUuid, uuidBytes, uuidReadings } from '../core/uuid-match.js';
 import type { Db } from './db.js';
 
-export interface BmcRecord {
-  readonly id: number;
+/** What a successful discovery learned about one BMC. */
+export interface BmcObservation {
   readonly address: string;
   readonly port: number;
-  readonly username: string | null;
+  readonly username: string;
   /** Canonical text of the GUID bytes as the BMC sent them. */
   readonly guid: string | null;
   readonly bmcMac: string | null;
@@ -25,6 +25,12 @@ export interface BmcRecord {
   /** e.g. "rmcp+ suite 17" or "ipmi-1.5 md5". */
   readonly session: string | null;
   readonly hostMacs: readonly HostMac[];
+}
+
+/** A BMC as stored: what discovery last learned (the user is unknown until one succeeds) and when. */
+export interface BmcRecord extends Omit<BmcObservation, 'username'> {
+  readonly id: number;
+  readonly username: string | null;
   readonly machineId: number | null;
   readonly firstSeen: number;
   /** Last successful contact. */
@@ -32,23 +38,6 @@ export interface BmcRecord {
   readonly lastAttempt: number;
   readonly lastError: string | null;
   readonly lastErrorKind: string | null;
-}
-
-/** What a successful discovery learned about one BMC. */
-export interface BmcObservation {
-  readonly address: string;
-  readonly port: number;
-  readonly username: string;
-  readonly guid: string | null;
-  readonly bmcMac: string | null;
-  readonly bmcIp: string | null;
-  readonly lanChannel: number | null;
-  readonly manufacturerId: number | null;
-  readonly productId: number | null;
-  readonly firmware: string | null;
-  readonly ipmiVersion: string | null;
-  readonly session: string | null;
-  readonly hostMacs: readonly HostMac[];
 }
 
 interface BmcRow {

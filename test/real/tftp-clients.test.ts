@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { findExecutable } from '../../server/lab/prereqs.js';
 import { silentLogger } from '../../server/log.js';
 import { createRootResolver } from '../../server/net/tftp-files.js';
 import { startTftpServer, type TftpServer, type TftpTransferSummary } from '../../server/net/tftp-server.js';
@@ -48,6 +48,8 @@ interface RunResult {
   readonly stderr: string;
 }
 
+const onPath = (binary: string): boolean => findExecutable(binary) !== undefined;
+
 function run(cmd: string, args: readonly string[]): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: CLIENT_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
@@ -57,31 +59,18 @@ function run(cmd: string, args: readonly string[]): Promise<RunResult> {
   });
 }
 
-async function onPath(binary: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      await access(join(dir, binary), constants.X_OK);
-      return true;
-    } catch {
-      // keep looking
-    }
-  }
-  return false;
-}
-
 /** Why a client cannot be tested here, or null when it can. */
 const availability = new Map<string, string | null>();
 
 async function checkClients(): Promise<void> {
-  availability.set('tftp-hpa', (await onPath('tftp'))
+  availability.set('tftp-hpa', onPath('tftp')
     ? /tftp-hpa/.test((await run('tftp', ['-V'])).stdout + (await run('tftp', ['-V'])).stderr) ? null : '`tftp` on PATH is not tftp-hpa'
     : '`tftp` (tftp-hpa) is not installed');
-  availability.set('atftp', (await onPath('atftp')) ? null : '`atftp` is not installed');
-  availability.set('curl', (await onPath('curl'))
+  availability.set('atftp', onPath('atftp') ? null : '`atftp` is not installed');
+  availability.set('curl', onPath('curl')
     ? /\btftp\b/.test((await run('curl', ['--version'])).stdout) ? null : 'this curl has no tftp:// support'
     : '`curl` is not installed');
-  availability.set('busybox', (await onPath('busybox'))
+  availability.set('busybox', onPath('busybox')
     ? /^tftp$/m.test((await run('busybox', ['--list'])).stdout) ? null : 'busybox has no tftp applet'
     : '`busybox` is not installed');
 }

@@ -13,11 +13,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { constants, readdirSync } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { findExecutable } from '../../server/lab/prereqs.js';
 import { silentLogger } from '../../server/log.js';
 import { createRootResolver } from '../../server/net/tftp-files.js';
 import { startTftpServer, type TftpServer } from '../../server/net/tftp-server.js';
@@ -35,25 +36,14 @@ let server: TftpServer;
 const files = new Map<string, Buffer>();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+const onPath = (binary: string): boolean => findExecutable(binary) !== undefined;
+
 function run(cmd: string, args: readonly string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
     });
   });
-}
-
-async function onPath(binary: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      await access(join(dir, binary), constants.X_OK);
-      return true;
-    } catch {
-      // keep looking
-    }
-  }
-  return false;
 }
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -240,9 +230,9 @@ before(async () => {
     files.set(name, data);
     await writeFile(join(root, name), data);
   }
-  clients.hpa = (await onPath('tftp')) && /tftp-hpa/.test((await run('tftp', ['-V'])).stdout);
-  clients.curl = await onPath('curl');
-  clients.atftp = await onPath('atftp');
+  clients.hpa = onPath('tftp') && /tftp-hpa/.test((await run('tftp', ['-V'])).stdout);
+  clients.curl = onPath('curl');
+  clients.atftp = onPath('atftp');
   server = await startTftpServer({
     address: HOST,
     port: 0,

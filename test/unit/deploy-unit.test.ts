@@ -9,13 +9,12 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { findExecutable } from '../../server/lab/prereqs.js';
 
 const UNIT = join(import.meta.dirname, '..', '..', 'deploy', 'rackboot.service');
 const text = readFileSync(UNIT, 'utf8');
 
-function which(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).status === 0;
-}
+const which = (tool: string): boolean => findExecutable(tool) !== undefined;
 
 const available = which('systemd-analyze') && existsSync('/usr/lib/systemd/system/multi-user.target');
 const skip = available ? false : 'systemd-analyze (Debian package systemd) is not installed';

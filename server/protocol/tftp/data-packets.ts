@@ -14,10 +14,21 @@
  * one immutable table plus a view of the file: no copy, two buffers per send.
  */
 
+import { blockCount } from './sender.js';
+
 const DATA_HEADER_SIZE = 4;
 const OPCODE_DATA = 3;
 /** Blocks framed per fill; at blksize 1468 about 1.5 MB of copying. */
 const FILL_BLOCKS = 1024;
+
+function checkedBlockCount(size: number, blksize: number): number {
+  if (!Number.isInteger(blksize) || blksize < 1) throw new RangeError('blksize must be a positive integer');
+  return blockCount(size, blksize);
+}
+
+function checkBlock(block: number, blocks: number): void {
+  if (!Number.isInteger(block) || block < 1 || block > blocks) throw new RangeError(`block ${block} is outside 1..${blocks}`);
+}
 
 export class FramedContent {
   /** Number of DATA packets; the last one is short (possibly empty). */
@@ -31,8 +42,7 @@ export class FramedContent {
     private readonly content: Buffer,
     readonly blksize: number,
   ) {
-    if (!Number.isInteger(blksize) || blksize < 1) throw new RangeError('blksize must be a positive integer');
-    this.blocks = Math.floor(content.length / blksize) + 1;
+    this.blocks = checkedBlockCount(content.length, blksize);
     this.stride = blksize + DATA_HEADER_SIZE;
     // Not zeroed: every byte handed out is written by fill() first.
     this.image = Buffer.allocUnsafeSlow(content.length + this.blocks * DATA_HEADER_SIZE);
@@ -40,7 +50,7 @@ export class FramedContent {
 
   /** The whole DATA packet of an absolute block number, 1..blocks. */
   packet(block: number): Buffer {
-    if (!Number.isInteger(block) || block < 1 || block > this.blocks) throw new RangeError(`block ${block} is outside 1..${this.blocks}`);
+    checkBlock(block, this.blocks);
     if (block > this.framed) this.fill(block);
     const at = (block - 1) * this.stride;
     const payload = Math.min(this.blksize, this.content.length - (block - 1) * this.blksize);
@@ -71,12 +81,11 @@ export class ViewedContent {
     private readonly content: Buffer,
     readonly blksize: number,
   ) {
-    if (!Number.isInteger(blksize) || blksize < 1) throw new RangeError('blksize must be a positive integer');
-    this.blocks = Math.floor(content.length / blksize) + 1;
+    this.blocks = checkedBlockCount(content.length, blksize);
   }
 
   packet(block: number): readonly Buffer[] {
-    if (!Number.isInteger(block) || block < 1 || block > this.blocks) throw new RangeError(`block ${block} is outside 1..${this.blocks}`);
+    checkBlock(block, this.blocks);
     const start = (block - 1) * this.blksize;
     return [dataHeader(block), this.content.subarray(start, Math.min(start + this.blksize, this.content.length))];
   }

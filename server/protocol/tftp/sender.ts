@@ -32,6 +32,14 @@ export type AckOutcome =
   | { kind: 'complete' }
   | { kind: 'ignore'; reason: 'duplicate' | 'stale' };
 
+/**
+ * DATA blocks of a file. A short (possibly empty) final block always ends the transfer, so a
+ * multiple of blksize needs one extra empty block.
+ */
+export function blockCount(size: number, blksize: number): number {
+  return Math.floor(size / blksize) + 1;
+}
+
 /** Above this, 16-bit ACK numbers could no longer be mapped back unambiguously. */
 export const MAX_SAFE_WINDOW = 16384;
 
@@ -53,9 +61,7 @@ export class TftpSender {
     this.blksize = config.blksize;
     this.windowsize = config.windowsize;
     this.awaitingOack = config.oack;
-    // A short (possibly empty) final block always ends the transfer, so a multiple of blksize
-    // needs one extra empty block.
-    this.lastBlock = Math.floor(config.size / config.blksize) + 1;
+    this.lastBlock = blockCount(config.size, config.blksize);
   }
 
   /** What to send first. */

@@ -10,15 +10,20 @@ import { catalogDirs } from '../../../server/paths.js';
 import { installProvisioner } from '../../helpers/install.js';
 import { testProvisioner } from '../../helpers/provisioner.js';
 
-test('a reload with errors keeps the old catalog; a good reload takes effect', () => {
+/** The shipped catalog copied into a temp root, to edit; and the embedded config for that root. */
+function copiedCatalog() {
   const root = mkdtempSync(join(tmpdir(), 'rb-reload-'));
+  const shipped = catalogDirs();
+  const dirs = catalogDirs(root);
+  cpSync(shipped.bootTemplates, dirs.bootTemplates, { recursive: true });
+  cpSync(shipped.cloudConfigs, dirs.cloudConfigs, { recursive: true });
+  cpSync(shipped.menus, dirs.menus, { recursive: true });
+  return { root, shipped, dirs, config: loadEmbeddedConfig(root).config };
+}
+
+test('a reload with errors keeps the old catalog; a good reload takes effect', () => {
+  const { root, shipped, dirs, config } = copiedCatalog();
   try {
-    const shipped = catalogDirs();
-    const dirs = { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs'), menus: join(root, 'menus') };
-    cpSync(shipped.bootTemplates, dirs.bootTemplates, { recursive: true });
-    cpSync(shipped.cloudConfigs, dirs.cloudConfigs, { recursive: true });
-    cpSync(shipped.menus, dirs.menus, { recursive: true });
-    const { config } = loadEmbeddedConfig(root);
     const { provisioner } = testProvisioner();
     const before = provisioner.chainScript();
 
@@ -38,14 +43,8 @@ test('a reload with errors keeps the old catalog; a good reload takes effect', (
 });
 
 test('in install mode a reload also takes install.sh.hbs, all or nothing', () => {
-  const root = mkdtempSync(join(tmpdir(), 'rb-reload-'));
+  const { root, dirs, config } = copiedCatalog();
   try {
-    const shipped = catalogDirs();
-    const dirs = { bootTemplates: join(root, 'boot-templates'), cloudConfigs: join(root, 'cloud-configs'), menus: join(root, 'menus') };
-    cpSync(shipped.bootTemplates, dirs.bootTemplates, { recursive: true });
-    cpSync(shipped.cloudConfigs, dirs.cloudConfigs, { recursive: true });
-    cpSync(shipped.menus, dirs.menus, { recursive: true });
-    const { config } = loadEmbeddedConfig(root);
     const t = installProvisioner();
     const machine = t.store.machineByName('d1')!;
     assert.ok(t.provisioner.machineScript({ mac: machine.macs[0]!, clientIp: machine.ip! }).ok);

@@ -20,6 +20,7 @@ import { Catalog } from '../../../server/catalog/catalog.js';
 import { validateCloudConfig } from '../../../server/catalog/cloud-config-check.js';
 import { computeEtcd } from '../../../server/core/cluster.js';
 import type { BootMode, CloudConfigContext } from '../../../server/core/render-context.js';
+import { findExecutable } from '../../../server/lab/prereqs.js';
 import { catalogDirs } from '../../../server/paths.js';
 import { SAMPLE, SAMPLE_INVENTORY, sampleContext, sampleMachine, type SampleMachine } from '../../helpers/render-context.js';
 
@@ -336,9 +337,7 @@ describe('role cloud-configs: negative cases', () => {
 // ---------------------------------------------------------------------------------------------
 // The scripts and units, checked by the tools that will run them.
 
-function which(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
-}
+const which = (tool: string): boolean => findExecutable(tool) !== undefined;
 
 describe('role cloud-configs: helper scripts', () => {
   const scripts = new Map<string, string>();
