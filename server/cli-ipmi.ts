@@ -1,5 +1,5 @@
 /**
- * rackboot discover | ip-plan | power | bmcs: the IPMI commands. server/cli.ts registers them with
+ * rackboot discover | ip-plan | power | bmcs: the IPMI commands. server/cli/index.ts registers them with
  *   registerIpmiCommands(program, { config: () => resolveConfig(program.opts().config).config });
  * Exit codes follow cli.ts: 0 success, 1 an operation failed (a BMC, a conflict), 2 usage.
  * BMC passwords come from $RACKBOOT_IPMI_PASSWORD or --password-file, never from argv or the database.
@@ -8,14 +8,14 @@ import type { Command } from 'commander';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 import type { BmcConnector, BmcCredentials } from './core/bmc.js';
 import { normaliseMac } from './core/identifiers.js';
 import { parseIpRule, type IpRule, type PlanChange } from './core/ip-policy.js';
 import { cidrContains, isIpv4, parseCidr } from './core/ipv4.js';
 import type { InventoryStore } from './core/ports.js';
 import type { Machine } from './core/types.js';
-import { formatTable, formatTime } from './cli-format.js';
+import { formatTable, formatTime } from './cli/format.js';
 import { DEFAULT_DISCOVERY_CONCURRENCY, describeSession, discoverBmcs, expandTargets, recordDiscovery, type DiscoveryResult } from './ipmi/discover.js';
 import { runIpPlan } from './ipmi/ip-plan.js';
 import { POWER_ACTIONS, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from './ipmi/power.js';

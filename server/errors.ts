@@ -12,6 +12,11 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_TOKEN: { status: 403, summary: 'unknown or expired boot token' },
   RACKBOOT_ERR_RENDER: { status: 500, summary: 'a template could not be rendered' },
   RACKBOOT_ERR_BIND: { status: 500, summary: 'a service could not bind its address' },
+  RACKBOOT_ERR_AUTH: { status: 401, summary: 'this action needs the API token' },
+  RACKBOOT_ERR_NO_POWER_DRIVER: { status: 501, summary: 'no power driver is configured' },
+  RACKBOOT_ERR_NO_BMC: { status: 409, summary: 'the machine has no known BMC' },
+  RACKBOOT_ERR_BMC: { status: 502, summary: 'the BMC refused or did not answer' },
+  RACKBOOT_ERR_NO_IP_RULE: { status: 501, summary: 'no static-IP rule is configured' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -28,6 +33,16 @@ export class RackbootError extends Error {
     this.status = ERROR_CODES[code].status;
     this.details = options.details ?? [];
   }
+}
+
+/** The HTTP status a transport answers a coded failure with. */
+export function httpStatus(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+/** The one error body every JSON route sends. */
+export function errorBody(code: ErrorCode, message: string, extra: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  return { error: message, code, ...extra };
 }
 
 export function isRackbootError(value: unknown): value is RackbootError {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from './catalog/catalog.js';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 import { Provisioner } from './core/provisioner.js';
 import type { InstallRenderer } from './core/install.js';
 import { RackbootError } from './errors.js';
@@ -24,6 +24,7 @@ import { OverviewStore } from './store/overview-store.js';
 import type { Logger } from './log.js';
 import { dhcpSettings, startDhcpService, type DhcpService } from './services/dhcp-service.js';
 import { startTftpService, type TftpService } from './services/tftp-service.js';
+import { enableInstall } from './install/enable.js';
 import { loadInstallTemplate } from './install/templates.js';
 import { catalogDirs } from './paths.js';
 import { openDatabase } from './store/db.js';
@@ -57,10 +58,12 @@ export function loadCatalog(config: Config): Catalog {
   return result.catalog;
 }
 
-export function createProvisioner(config: Config): { provisioner: Provisioner; db: Db; close(): void } {
+/** The composition root's own handles: the store stays here; everything else goes through the Provisioner. */
+export function createProvisioner(config: Config): { provisioner: Provisioner; store: InventoryStore; db: Db; close(): void } {
   const db = openDatabase(databasePath(config));
+  const store = new SqliteStore(db);
   const provisioner = new Provisioner({
-    store: new SqliteStore(db),
+    store,
     renderer: loadCatalog(config),
     settings: {
       publicUrl: config.http.publicUrl,
@@ -76,15 +79,19 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; d
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
   });
-  return { provisioner, db, close: () => db.close() };
+  return { provisioner, store, db, close: () => db.close() };
 }
 
+/**
+ * The whole startup: store, catalog, Provisioner, install mode, then the services. Install mode is on
+ * before anything listens, so no install-script request can arrive while it is still off.
+ */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   mkdirSync(config.boot.assetsDir, { recursive: true });
-  const { provisioner, db, close: closeStore } = createProvisioner(config);
+  const { provisioner, store, db, close: closeStore } = createProvisioner(config);
   const apiTokens = new ApiTokenStore(db);
   const newApiToken = apiTokens.ensure(Date.now());
-  const power = powerDriverFor(config, provisioner.store, db);
+  const power = powerDriverFor(config, store, db);
   let tftp: TftpService | undefined;
   let dhcp: DhcpService | undefined;
   const listening: string[] = [];
@@ -95,6 +102,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
 
   try {
+    const install = enableInstall(provisioner, config, logger);
+    closers.push(async () => install.stop());
     const app = await buildApp({
       provisioner,
       assetsDir: config.boot.assetsDir,
@@ -107,7 +116,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         noPowerReason: power.reason,
         metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null },
       },
-      ipmi: { bmcs: new BmcStore(db), inventory: provisioner.store, rule: configuredIpRule(config) },
+      ipmi: { bmcs: new BmcStore(db), inventory: store, rule: configuredIpRule(config) },
     });
     await app.listen({ host: config.http.listen, port: config.http.port });
     closers.push(() => app.close());
@@ -129,6 +138,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
 
   return { provisioner, listening, databasePath: databasePath(config), newApiToken, close: closeAll };
+}
+
+/** `rackboot serve` after startServer: SIGHUP reloads the catalog, SIGINT/SIGTERM stop everything. */
+export function handleSignals(server: RunningServer, config: Config, logger: Logger): void {
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGHUP', () => reloadCatalog(config, server.provisioner, logger));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
 /**

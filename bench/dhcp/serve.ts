@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../../server/config.js';
+import { loadConfigFile } from '../../server/config/config.js';
 import { createLogger } from '../../server/log.js';
 import { createProvisioner } from '../../server/main.js';
 import { startDhcpService } from '../../server/services/dhcp-service.js';
@@ -28,15 +28,11 @@ const config = loaded.config;
 const { provisioner, close } = createProvisioner(config);
 if (values.machines !== undefined) {
   const lines = readFileSync(values.machines, 'utf8').split('\n').filter((l) => l.includes(','));
-  const now = Date.now();
-  provisioner.store.transaction(() => {
-    lines.forEach((line, i) => {
-      const [mac, ip] = line.split(',');
-      if (mac && ip && !provisioner.store.machineByMac(mac)) {
-        provisioner.store.addMachine({ name: `bench-${i}`, macs: [mac], ip, role: null }, now);
-      }
-    });
+  const missing = lines.flatMap((line, i) => {
+    const [mac, ip] = line.split(',');
+    return mac && ip && !provisioner.machineByRef(mac) ? [{ name: `bench-${i}`, macs: [mac], ip, role: null }] : [];
   });
+  provisioner.registerMachines(missing);
 }
 const logger = createLogger(config.log.level, process.stderr);
 const service = await startDhcpService(config, provisioner, logger);

@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../../server/config.js';
+import { loadConfigFile } from '../../server/config/config.js';
 import { findExecutable } from '../../server/lab/prereqs.js';
 import { createProvisioner } from '../../server/main.js';
 import { cpuSeconds, describeMachine, loadNow, machineLine, memoryUse } from '../lib/proc.js';

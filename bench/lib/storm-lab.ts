@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfigFile } from '../../server/config.js';
+import { loadConfigFile } from '../../server/config/config.js';
 import { formatIpv4 } from '../../server/core/ipv4.js';
 import { createLabNetwork, uniqueLabName, type LabNetwork, type LabPeer } from '../../server/lab/netns.js';
 import { findExecutable } from '../../server/lab/prereqs.js';
@@ -55,13 +55,13 @@ export function simMachine(index: number): SimMachine & { name: string } {
 /**
  * Compiles server/ with tsconfig.build.json into `.cache/storm-dist-<pid>` (inside the package, so
  * packageRoot() still finds the catalog and node_modules resolve) and returns the CLI's path: the
- * storm measures rackboot as production runs it (`node dist/server/cli.js`), not through tsx, whose
+ * storm measures rackboot as production runs it (`node dist/server/cli/index.js`), not through tsx, whose
  * loader costs start-up time and memory. tsc still emits when another module has a type error; only
  * a missing cli.js is fatal. Remove the directory with `removeCompiledServer`.
  */
 export function compileServer(): string {
   const outDir = join(ROOT, '.cache', `storm-dist-${process.pid}`);
-  const cli = join(outDir, 'server', 'cli.js');
+  const cli = join(outDir, 'server', 'cli', 'index.js');
   if (existsSync(cli)) return cli;
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
@@ -197,12 +197,9 @@ cluster: { name: storm }
     const t0 = performance.now();
     const { provisioner, close } = createProvisioner(loaded.config);
     try {
-      provisioner.store.transaction(() => {
-        for (const m of this.machines) {
-          provisioner.registerMachine({ name: m.name, macs: [m.mac], ip: m.ip, uuid: m.uuid, role: 'dev', bootMode: 'install' });
-        }
-        provisioner.registerMachine({ name: PROBE_MACHINE.name, macs: [PROBE_MACHINE.mac], ip: PROBE_MACHINE.ip, uuid: PROBE_MACHINE.uuid, role: 'dev', bootMode: 'install' });
-      });
+      provisioner.registerMachines(
+        [...this.machines, PROBE_MACHINE].map((m) => ({ name: m.name, macs: [m.mac], ip: m.ip, uuid: m.uuid, role: 'dev', bootMode: 'install' as const })),
+      );
     } finally {
       close();
     }
@@ -214,7 +211,7 @@ cluster: { name: storm }
    * tsx); resolves when it printed "rackboot serving".
    */
   async startServer(opts: { nodeArgs?: readonly string[]; logName?: string; compiledCli?: string } = {}): Promise<ServerStart> {
-    const entry = opts.compiledCli ? [opts.compiledCli] : ['--import', 'tsx', join(ROOT, 'server', 'cli.ts')];
+    const entry = opts.compiledCli ? [opts.compiledCli] : ['--import', 'tsx', join(ROOT, 'server', 'cli', 'index.ts')];
     const spawnedAt = Date.now();
     const proc = await this.lab.spawn(
       process.execPath,

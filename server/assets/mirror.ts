@@ -17,7 +17,7 @@ import { createReadStream, createWriteStream, lstatSync, mkdirSync, mkdtempSync,
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { ASSET_KIND, ASSET_VERSION } from '../config-install.js';
+import { ASSET_KIND, ASSET_VERSION } from '../config/install.js';
 import { isSafeRelativePath, MANIFEST_FORMAT, MANIFEST_NAME, parseManifest, splitAssetPath, type AssetFile, type AssetIndex, type AssetManifest } from '../core/assets.js';
 
 export class AssetImportError extends Error {

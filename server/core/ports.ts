@@ -36,6 +36,13 @@ export interface EventQuery {
   readonly limit?: number;
 }
 
+/** What the operator surfaces read (the Provisioner implements it; they never see the store). */
+export interface InventoryReader {
+  listMachines(): Machine[];
+  machineById(id: number): Machine | null;
+  listEvents(query: EventQuery): MachineEvent[];
+}
+
 export interface InventoryStore {
   /** Runs `work` atomically: reads, the decision and writes see one consistent inventory. */
   transaction<T>(work: () => T): T;

@@ -15,6 +15,8 @@ import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
 import type { BootMode, Role } from './render-context.js';
+import type { ErrorCode } from '../errors.js';
+import type { DiscoveredClient, EventQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
 
 export type { OsImage } from './boot-plan.js';
@@ -59,7 +61,8 @@ export interface Clock {
   now(): number;
 }
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; message: string };
+/** A coded failure: transports map the code to their own status (HTTP: ERROR_CODES[code].status). */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
 
 export interface BootAsset {
   readonly machine: Machine;
@@ -76,7 +79,7 @@ export interface ProvisionerDeps {
 }
 
 export class Provisioner {
-  readonly store: InventoryStore;
+  private readonly store: InventoryStore;
   private renderer: Renderer;
   private readonly settings: ProvisionerSettings;
   private readonly clock: Clock;
@@ -97,12 +100,18 @@ export class Provisioner {
   }
 
   registerMachine(input: NewMachine): Machine {
-    const now = this.clock.now();
-    return this.store.transaction(() => {
-      const machine = this.store.addMachine(input, now);
-      this.record(machine, 'registered', `registered with ${machine.macs.join(', ')}${machine.ip ? ` -> ${machine.ip}` : ''}`);
-      return this.store.machineById(machine.id) as Machine;
-    });
+    return this.store.transaction(() => this.addMachine(input));
+  }
+
+  /** Many machines in one transaction: all are registered, or (on any conflict) none. */
+  registerMachines(inputs: readonly NewMachine[]): Machine[] {
+    return this.store.transaction(() => inputs.map((input) => this.addMachine(input)));
+  }
+
+  private addMachine(input: NewMachine): Machine {
+    const machine = this.store.addMachine(input, this.clock.now());
+    this.append(machine, 'registered', `registered with ${machine.macs.join(', ')}${machine.ip ? ` -> ${machine.ip}` : ''}`);
+    return this.store.machineById(machine.id) as Machine;
   }
 
   /**
@@ -160,7 +169,7 @@ export class Provisioner {
   dhcpServerSeen(sighting: RogueSighting): void {
     const how = sighting.via === 'reply' ? `sent ${sighting.messageType}${sighting.yiaddr && sighting.yiaddr !== '0.0.0.0' ? ` of ${sighting.yiaddr}` : ''}` : 'was selected in a client REQUEST';
     this.store.transaction(() =>
-      this.record(null, 'dhcp-rogue-server', `another DHCP server ${sighting.serverId} ${how} (seen from ${sighting.source}${sighting.mac ? `, client ${sighting.mac}` : ''})`, { ...sighting }, sighting.mac ?? undefined),
+      this.append(null, 'dhcp-rogue-server', `another DHCP server ${sighting.serverId} ${how} (seen from ${sighting.source}${sighting.mac ? `, client ${sighting.mac}` : ''})`, { ...sighting }, sighting.mac ?? undefined),
     );
   }
 
@@ -173,17 +182,22 @@ export class Provisioner {
     if (effects.discovered?.mac) {
       const facts = discoveredFacts(effects.discovered);
       if (this.store.noteDiscovered(effects.discovered.mac, facts, now)) {
-        this.record(null, 'discovered', `DHCP from unknown MAC ${effects.discovered.mac} (${facts.firmware}, arch ${facts.archName})`, facts, effects.discovered.mac);
+        this.append(null, 'discovered', `DHCP from unknown MAC ${effects.discovered.mac} (${facts.firmware}, arch ${facts.archName})`, facts, effects.discovered.mac);
       }
     }
   }
 
   private recordNew(machine: Machine | null, event: NewEvent): void {
-    this.record(machine, event.type as EventType, event.message, event.data ? { ...event.data } : undefined, event.mac ?? undefined);
+    this.append(machine, event.type as EventType, event.message, event.data ? { ...event.data } : undefined, event.mac ?? undefined);
   }
 
-  /** Appends an event and moves the machine's state when the event implies a new one. */
+  /** Appends an event (in a transaction of its own) and moves the machine's state when the event implies a new one. */
   record(machine: Machine | null, type: EventType, message: string, data?: Record<string, unknown>, mac?: MacAddress): MachineEvent {
+    return this.store.transaction(() => this.append(machine, type, message, data, mac));
+  }
+
+  /** `record` inside the caller's transaction. */
+  private append(machine: Machine | null, type: EventType, message: string, data?: Record<string, unknown>, mac?: MacAddress): MachineEvent {
     const now = this.clock.now();
     const event = this.store.appendEvent(
       { machineId: machine?.id ?? null, mac: mac ?? machine?.macs[0] ?? null, type, message, ...(data ? { data } : {}) },
@@ -213,12 +227,12 @@ export class Provisioner {
       const machine = (mac && this.store.machineByMac(mac)) || (query.uuid ? this.store.machineByUuid(query.uuid) : null);
       if (!machine) {
         const message = `no machine with MAC ${query.mac ?? '?'} / UUID ${query.uuid ?? '?'} in the inventory`;
-        this.record(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
+        this.append(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
         return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message }) };
       }
       const plan = planBoot(machine);
       if (plan.kind === 'local-disk') {
-        this.record(machine, 'ipxe', `local disk boot: ${plan.reason}`, { clientIp: query.clientIp, plan: plan.kind });
+        this.append(machine, 'ipxe', `local disk boot: ${plan.reason}`, { clientIp: query.clientIp, plan: plan.kind });
         return { ok: true, value: this.localDiskScript(machine) };
       }
       const bootToken = this.newToken();
@@ -236,7 +250,7 @@ export class Provisioner {
     const menu = this.renderer.menu(this.settings.menu.name);
     if (!menu) return this.renderFailed(machine, `menu ${this.settings.menu.name} is not in the catalog`);
     const context = menuScriptContext({ baseUrl: this.settings.publicUrl, menu, settings: this.settings.menu, machine, bootToken });
-    this.record(machine, 'ipxe', `boot menu shown (default ${this.settings.menu.defaultItem} after ${this.settings.menu.timeoutSeconds} s)`, { clientIp, plan: 'menu' });
+    this.append(machine, 'ipxe', `boot menu shown (default ${this.settings.menu.defaultItem} after ${this.settings.menu.timeoutSeconds} s)`, { clientIp, plan: 'menu' });
     return { ok: true, value: this.renderer.bootScript('menu', context) };
   }
 
@@ -256,14 +270,14 @@ export class Provisioner {
     if (clientIp !== null) {
       this.store.setConfigToken(machine.id, configToken);
       const what = debug ? 'debug boot' : `${machine.role ?? 'no role'} (${machine.bootMode})`;
-      this.record(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}`, { clientIp, plan: debug ? 'debug' : 'os' });
+      this.append(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}`, { clientIp, plan: debug ? 'debug' : 'os' });
     }
     return { ok: true, value: this.renderer.bootScript('machine', context) };
   }
 
   private renderFailed<T>(machine: Machine, reason: string): Outcome<T> {
-    this.record(machine, 'render-failed', reason);
-    return { ok: false, status: 500, message: reason };
+    this.append(machine, 'render-failed', reason);
+    return { ok: false, code: 'RACKBOOT_ERR_RENDER', message: reason };
   }
 
   /** The item a machine picked from the boot menu: remembered (role and mode) unless it is one-shot. */
@@ -273,8 +287,8 @@ export class Provisioner {
       if (!machine) return this.refuseToken(bootToken, 'menu choice');
       const menu = this.renderer.menu(this.settings.menu.name);
       const choice = menu ? findChoice(menu, itemId) : null;
-      if (!choice) return { ok: false, status: 404, message: `no menu entry ${itemId}` };
-      this.record(machine, 'menu-choice', `chose "${choice.label}" at the boot menu`, { item: choice.id, clientIp });
+      if (!choice) return { ok: false, code: 'RACKBOOT_ERR_NOT_FOUND', message: `no menu entry ${itemId}` };
+      this.append(machine, 'menu-choice', `chose "${choice.label}" at the boot menu`, { item: choice.id, clientIp });
       if (choice.kind === 'action') {
         if (choice.action === 'local-disk') return { ok: true, value: this.localDiskScript(machine) };
         return this.osScript(machine, bootToken, true, clientIp);
@@ -289,7 +303,7 @@ export class Provisioner {
   assignRole(machine: Machine, role: Role | null, mode: BootMode): Machine {
     return this.store.transaction(() => {
       this.store.setRole(machine.id, role, mode);
-      this.record(machine, 'role-assigned', role === null ? 'role cleared: the next boot shows the menu' : `role ${role} (${mode}) assigned`, { role, mode });
+      this.append(machine, 'role-assigned', role === null ? 'role cleared: the next boot shows the menu' : `role ${role} (${mode}) assigned`, { role, mode });
       return this.store.machineById(machine.id) as Machine;
     });
   }
@@ -305,7 +319,7 @@ export class Provisioner {
       // the running OS's boot token dies with it: a late callback must not undo the reprovision
       this.store.setBootToken(current.id, null);
       this.store.setConfigToken(current.id, null);
-      this.record(current, 'registered', `reprovision ${reason} (was ${current.state}): ${next}`, { reprovision: true, previousState: current.state });
+      this.append(current, 'registered', `reprovision ${reason} (was ${current.state}): ${next}`, { reprovision: true, previousState: current.state });
       return this.store.machineById(machine.id) as Machine;
     });
   }
@@ -343,7 +357,7 @@ export class Provisioner {
       const menu = this.renderer.menu(this.settings.menu.name);
       script = menu
         ? { ok: true, value: this.renderer.bootScript('menu', menuScriptContext({ baseUrl: this.settings.publicUrl, menu, settings: this.settings.menu, machine, bootToken: token })) }
-        : { ok: false, status: 500, message: `menu ${this.settings.menu.name} is not in the catalog` };
+        : { ok: false, code: 'RACKBOOT_ERR_RENDER', message: `menu ${this.settings.menu.name} is not in the catalog` };
     } else script = this.osScript(machine, token, false, null);
     const planText = plan.kind === 'local-disk' ? `local disk (${plan.reason})` : plan.kind === 'menu' ? 'boot menu' : `${machine.role} in ${plan.mode === 'memory' ? 'memory' : 'install mode'}`;
     return { machine, plan: planText, script, cloudConfig: this.renderCloudConfig(machine, token) };
@@ -354,14 +368,14 @@ export class Provisioner {
     const machine = this.store.machineByBootToken(token);
     if (!machine) return this.refuseToken(token, `boot ${kind}`);
     const path = kind === 'kernel' ? this.settings.os.kernel : this.settings.os.initrds[index];
-    if (path === undefined) return { ok: false, status: 404, message: `no initrd number ${index}` };
+    if (path === undefined) return { ok: false, code: 'RACKBOOT_ERR_NOT_FOUND', message: `no initrd number ${index}` };
     return { ok: true, value: { machine, path } };
   }
 
   assetServed(asset: BootAsset, kind: 'kernel' | 'initrd', bytes: number): void {
     if (kind !== 'kernel') return;
     this.store.transaction(() =>
-      this.record(asset.machine, 'booting', `kernel fetched (${asset.path})`, { path: asset.path, bytes }),
+      this.append(asset.machine, 'booting', `kernel fetched (${asset.path})`, { path: asset.path, bytes }),
     );
   }
 
@@ -374,14 +388,14 @@ export class Provisioner {
       const machine = this.store.machineByConfigToken(configToken);
       if (!machine) return this.refuseToken(configToken, 'cloud-config (unknown, expired or already used token)');
       if (!this.isMachineAddress(machine, clientIp)) {
-        this.record(machine, 'token-refused', `cloud-config requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
-        return { ok: false, status: 403, message: 'this token belongs to another machine' };
+        this.append(machine, 'token-refused', `cloud-config requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
+        return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'this token belongs to another machine' };
       }
       const rendered = this.renderCloudConfig(machine, machine.bootToken ?? '');
       if (!rendered.ok) return this.renderFailed(machine, `cloud-config not served: ${rendered.errors.join('; ')}`);
       this.store.setConfigToken(machine.id, null);
-      for (const warning of rendered.warnings) this.record(machine, 'warning', warning);
-      this.record(machine, 'configured', `cloud-config ${rendered.template} served`, { clientIp, template: rendered.template, bytes: rendered.text.length });
+      for (const warning of rendered.warnings) this.append(machine, 'warning', warning);
+      this.append(machine, 'configured', `cloud-config ${rendered.template} served`, { clientIp, template: rendered.template, bytes: rendered.text.length });
       return { ok: true, value: rendered.text };
     });
   }
@@ -399,7 +413,7 @@ export class Provisioner {
       if (!machine) return this.refuseToken(token, 'callback');
       const event = typeof body.event === 'string' ? body.event : '';
       if (!isCallbackEvent(event)) {
-        return { ok: false, status: 400, message: `event must be one of booted, progress, installing, installed, ready, failed; got ${JSON.stringify(body.event)}` };
+        return { ok: false, code: 'RACKBOOT_ERR_INVALID_INPUT', message: `event must be one of booted, progress, installing, installed, ready, failed; got ${JSON.stringify(body.event)}` };
       }
       const message = typeof body.message === 'string' ? body.message.slice(0, 4000) : event;
       // a repeated installed/ready (a retried POST, a second first boot) changes nothing
@@ -407,7 +421,7 @@ export class Provisioner {
       if (duplicate) return { ok: true, value: duplicate };
       // progress keeps the state but restarts its stuck timer (install.stuck.timeouts)
       if (event === 'progress' && machine.state === 'installing') this.store.setState(machine.id, 'installing', this.clock.now());
-      return { ok: true, value: this.record(machine, event, message, { clientIp }) };
+      return { ok: true, value: this.append(machine, event, message, { clientIp }) };
     });
   }
 
@@ -417,7 +431,7 @@ export class Provisioner {
       const machine = this.machineForIp(summary.clientIp);
       if (!machine) return;
       if (summary.result === 'complete') {
-        this.record(machine, 'firmware-loaded', `TFTP ${summary.path}: ${summary.bytes} bytes in ${summary.durationMs} ms`, {
+        this.append(machine, 'firmware-loaded', `TFTP ${summary.path}: ${summary.bytes} bytes in ${summary.durationMs} ms`, {
           path: summary.path,
           bytes: summary.bytes,
           durationMs: summary.durationMs,
@@ -433,8 +447,8 @@ export class Provisioner {
   }
 
   private refuseToken<T>(token: string, what: string): Outcome<T> {
-    this.record(null, 'token-refused', `${what} requested with an unknown or expired token`, { token: token.slice(0, 6) });
-    return { ok: false, status: 403, message: 'unknown or expired boot token' };
+    this.append(null, 'token-refused', `${what} requested with an unknown or expired token`, { token: token.slice(0, 6) });
+    return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'unknown or expired boot token' };
   }
 
   // --- install mode: the per-machine install script, idempotent callbacks, stuck states ---------
@@ -464,14 +478,14 @@ export class Provisioner {
       const machine = this.store.machineByBootToken(bootToken);
       if (!machine) return this.refuseToken(bootToken, 'install script');
       if (!this.isMachineAddress(machine, clientIp)) {
-        this.record(machine, 'token-refused', `install script requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
-        return { ok: false, status: 403, message: 'this token belongs to another machine' };
+        this.append(machine, 'token-refused', `install script requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
+        return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'this token belongs to another machine' };
       }
-      if (machine.bootMode !== 'install') return { ok: false, status: 409, message: `${machine.name} boots its role in memory; there is nothing to install` };
+      if (machine.bootMode !== 'install') return { ok: false, code: 'RACKBOOT_ERR_CONFLICT', message: `${machine.name} boots its role in memory; there is nothing to install` };
       const rendered = this.renderInstallScript(machine, bootToken, options);
       if (!rendered.ok) return this.renderFailed(machine, `install script not served: ${rendered.errors.join('; ')}`);
       const c = rendered.context;
-      this.record(machine, 'installing', `install script served: ${c.image.mirror} ${c.image.version}, ${c.payload.summary}${c.allowWipe ? ', may overwrite a used disk (reprovision)' : ''}${c.dryRun ? ', dry run' : ''}`, {
+      this.append(machine, 'installing', `install script served: ${c.image.mirror} ${c.image.version}, ${c.payload.summary}${c.allowWipe ? ', may overwrite a used disk (reprovision)' : ''}${c.dryRun ? ', dry run' : ''}`, {
         clientIp,
         version: c.image.version,
         payload: c.payload.kind,
@@ -567,7 +581,7 @@ export class Provisioner {
         const idle = Math.floor((now - machine.stateChangedAt) / 1000);
         if (idle <= limit) continue;
         events.push(
-          this.record(machine, 'stuck', `no progress in state ${machine.state} for ${idle} s (install.stuck.timeouts.${machine.state} is ${limit} s)`, {
+          this.append(machine, 'stuck', `no progress in state ${machine.state} for ${idle} s (install.stuck.timeouts.${machine.state} is ${limit} s)`, {
             state: machine.state,
             idleSeconds: idle,
             timeoutSeconds: limit,
@@ -576,6 +590,30 @@ export class Provisioner {
       }
       return events;
     });
+  }
+
+  // --- reads for the operator surfaces (API, dashboard, CLI): the store itself stays private ---
+
+  listMachines(): Machine[] {
+    return this.store.listMachines();
+  }
+
+  machineById(id: number): Machine | null {
+    return this.store.machineById(id);
+  }
+
+  listEvents(query: EventQuery): MachineEvent[] {
+    return this.store.listEvents(query);
+  }
+
+  listDiscovered(): DiscoveredClient[] {
+    return this.store.listDiscovered();
+  }
+
+  /** A machine (or, when the address is nobody's, no machine) fetched an asset that fails its checksum. */
+  assetRefused(clientIp: string, message: string): MachineEvent {
+    const address = clientIp.startsWith('::ffff:') ? clientIp.slice(7) : clientIp;
+    return this.store.transaction(() => this.append(this.machineByRef(address), 'warning', `asset refused: ${message}`, { clientIp: address }));
   }
 
   machineByRef(ref: string): Machine | null {

@@ -9,7 +9,7 @@ import type { PowerDriver, PowerDriverAction } from '../core/power-driver.js';
 import type { Provisioner } from '../core/provisioner.js';
 import { ROLES, type BootMode, type Role } from '../core/render-context.js';
 import { MACHINE_STATES, type Machine } from '../core/types.js';
-import { RackbootError } from '../errors.js';
+import { errorBody, httpStatus, RackbootError } from '../errors.js';
 import {
   assignRoleSchema,
   formatSchemaErrors,
@@ -32,7 +32,6 @@ export interface ApiActionsOptions {
 
 export async function apiActions(app: FastifyInstance, options: ApiActionsOptions): Promise<void> {
   const { provisioner, overview, power, view } = options;
-  const store = provisioner.store;
   const auth = requireApiToken(options.tokens);
   const show = (machine: Machine) => machineView(machine, overview.summary(machine.id), view);
   const find = (ref: string): Machine => {
@@ -44,7 +43,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
   app.get('/overview', { schema: overviewSchema }, async () => {
     const latestEventId = overview.latestEventId();
     const counts: Record<string, number> = Object.fromEntries(MACHINE_STATES.map((s) => [s, 0]));
-    const machines = store.listMachines();
+    const machines = provisioner.listMachines();
     for (const machine of machines) counts[machine.state] = (counts[machine.state] ?? 0) + 1;
     return {
       counts,
@@ -103,13 +102,14 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
     { schema: powerSchema, onRequest: auth, schemaErrorFormatter: formatSchemaErrors },
     async (request, reply) => {
       const machine = find(request.params.ref);
-      if (power === null) return reply.code(501).send({ error: view.noPowerReason, code: 'RACKBOOT_ERR_NO_POWER_DRIVER' });
+      if (power === null) return reply.code(httpStatus('RACKBOOT_ERR_NO_POWER_DRIVER')).send(errorBody('RACKBOOT_ERR_NO_POWER_DRIVER', view.noPowerReason));
       const unavailable = power.unavailableReason(machine);
-      if (unavailable !== null) return reply.code(409).send({ error: unavailable, code: 'RACKBOOT_ERR_NO_BMC' });
+      if (unavailable !== null) return reply.code(httpStatus('RACKBOOT_ERR_NO_BMC')).send(errorBody('RACKBOOT_ERR_NO_BMC', unavailable));
       const result = await power.power(machine, request.body.action, { pxe: request.body.pxe ?? true });
       request.log.info({ machine: machine.name, action: request.body.action, ok: result.ok, message: result.message }, 'api: power');
-      const updated = store.machineById(machine.id) ?? machine;
-      return reply.code(result.ok ? 200 : 502).send(result.ok ? { ...result, machine: show(updated) } : { error: result.message, code: 'RACKBOOT_ERR_BMC' });
+      const updated = provisioner.machineById(machine.id) ?? machine;
+      if (!result.ok) return reply.code(httpStatus('RACKBOOT_ERR_BMC')).send(errorBody('RACKBOOT_ERR_BMC', result.message));
+      return reply.code(200).send({ ...result, machine: show(updated) });
     },
   );
 }

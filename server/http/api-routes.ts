@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { EMPTY_SUMMARY, type OverviewReader } from '../core/overview.js';
 import type { Provisioner } from '../core/provisioner.js';
+import { errorBody, httpStatus } from '../errors.js';
 import {
   discoveredListSchema,
   eventsSchema,
@@ -26,20 +27,19 @@ export interface ApiRoutesOptions {
 
 export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions): Promise<void> {
   const { provisioner, overview, view } = options;
-  const store = provisioner.store;
   const schemaErrorFormatter = formatSchemaErrors;
 
   app.get('/machines', { schema: listMachinesSchema }, async () => {
     // the id first: events after it reach a client that follows /events/stream?after=<id>
     const latestEventId = overview?.latestEventId() ?? 0;
     const summaries = overview?.summaries();
-    const machines = store.listMachines().map((m) => machineView(m, summaries?.get(m.id) ?? EMPTY_SUMMARY, view));
+    const machines = provisioner.listMachines().map((m) => machineView(m, summaries?.get(m.id) ?? EMPTY_SUMMARY, view));
     return { machines, latestEventId };
   });
 
   app.get<{ Params: { ref: string } }>('/machines/:ref', { schema: getMachineSchema, schemaErrorFormatter }, async (request, reply) => {
     const machine = provisioner.machineByRef(request.params.ref);
-    if (!machine) return reply.code(404).send({ error: `no machine ${request.params.ref}` });
+    if (!machine) return reply.code(httpStatus('RACKBOOT_ERR_NOT_FOUND')).send(errorBody('RACKBOOT_ERR_NOT_FOUND', `no machine ${request.params.ref}`));
     return machineView(machine, overview?.summary(machine.id) ?? EMPTY_SUMMARY, view);
   });
 
@@ -48,14 +48,14 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
     { schema: machineEventsSchema, schemaErrorFormatter },
     async (request, reply) => {
       const machine = provisioner.machineByRef(request.params.ref);
-      if (!machine) return reply.code(404).send({ error: `no machine ${request.params.ref}` });
-      return { events: store.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit: request.query.limit ?? 1000 }) };
+      if (!machine) return reply.code(httpStatus('RACKBOOT_ERR_NOT_FOUND')).send(errorBody('RACKBOOT_ERR_NOT_FOUND', `no machine ${request.params.ref}`));
+      return { events: provisioner.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit: request.query.limit ?? 1000 }) };
     },
   );
 
   app.get<{ Querystring: { after?: number; limit?: number } }>('/events', { schema: eventsSchema, schemaErrorFormatter }, async (request) => ({
-    events: store.listEvents({ afterId: request.query.after ?? 0, limit: request.query.limit ?? 500 }),
+    events: provisioner.listEvents({ afterId: request.query.after ?? 0, limit: request.query.limit ?? 500 }),
   }));
 
-  app.get('/discovered', { schema: discoveredListSchema }, async () => ({ discovered: store.listDiscovered() }));
+  app.get('/discovered', { schema: discoveredListSchema }, async () => ({ discovered: provisioner.listDiscovered() }));
 }

@@ -3,6 +3,7 @@
  * (docs/api.md says why); boot and install routes are bound to each machine's one-time tokens instead.
  */
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { errorBody, httpStatus } from '../errors.js';
 
 export interface ApiTokenVerifier {
   /** True when `token` is the active API token. */
@@ -19,28 +20,23 @@ export function requireApiToken(verifier: ApiTokenVerifier): onRequestHookHandle
   return (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
-      void reply
-        .code(401)
-        .header('www-authenticate', REALM)
-        .send({ error: 'this action needs the API token: send "Authorization: Bearer <token>" (rackboot api-token rotate prints a new one)', code: 'RACKBOOT_ERR_AUTH' });
+      refuse(reply, REALM, 'this action needs the API token: send "Authorization: Bearer <token>" (rackboot api-token rotate prints a new one)');
       return;
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) {
-      void reply
-        .code(401)
-        .header('www-authenticate', `${REALM}, error="invalid_request"`)
-        .send({ error: 'the Authorization header must be "Bearer <token>"', code: 'RACKBOOT_ERR_AUTH' });
+      refuse(reply, `${REALM}, error="invalid_request"`, 'the Authorization header must be "Bearer <token>"');
       return;
     }
     if (!verifier.verify(match[1] as string)) {
       request.log.warn({ ip: request.ip, url: request.url }, 'api: wrong or revoked API token');
-      void reply
-        .code(401)
-        .header('www-authenticate', `${REALM}, error="invalid_token"`)
-        .send({ error: 'the API token is wrong or was rotated', code: 'RACKBOOT_ERR_AUTH' });
+      refuse(reply, `${REALM}, error="invalid_token"`, 'the API token is wrong or was rotated');
       return;
     }
     done();
   };
+}
+
+function refuse(reply: FastifyReply, challenge: string, message: string): void {
+  void reply.code(httpStatus('RACKBOOT_ERR_AUTH')).header('www-authenticate', challenge).send(errorBody('RACKBOOT_ERR_AUTH', message));
 }

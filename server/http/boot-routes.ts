@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
+import { errorBody, httpStatus } from '../errors.js';
 import { FileChunkCache } from './file-chunks.js';
-import { installRoutes, noteRefusedAsset } from './install-routes.js';
+import { installRoutes } from './install-routes.js';
 
 const IPXE_TYPE = 'text/plain; charset=utf-8';
 
@@ -65,7 +66,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     if (!existsSync(join(assetsDir, path))) return reply.code(404).type('text/plain').send(`asset ${path} is not on the server\n`);
     const check = await verifier.check(path);
     if (!check.ok) {
-      if (check.status === 409) noteRefusedAsset(provisioner, request.ip, check.message);
+      if (check.status === 409) provisioner.assetRefused(request.ip, check.message);
       return reply.code(check.status).type('text/plain').send(`${check.message}\n`);
     }
     return reply.sendFile(path, assetsDir);
@@ -80,14 +81,14 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     { schema: { body: { type: 'object', properties: { event: { type: 'string' }, message: { type: 'string' } }, required: ['event'] } } },
     async (request, reply) => {
       const outcome = provisioner.callback(request.params.token, request.body, request.ip);
-      if (!outcome.ok) return reply.code(outcome.status).send({ error: outcome.message });
+      if (!outcome.ok) return reply.code(httpStatus(outcome.code)).send(errorBody(outcome.code, outcome.message));
       return reply.send({ recorded: outcome.value.type, id: outcome.value.id });
     },
   );
 
   async function sendBootAsset(reply: FastifyReply, token: string, kind: 'kernel' | 'initrd', index: number) {
     const outcome = provisioner.bootAsset(token, kind, index);
-    if (!outcome.ok) return reply.code(outcome.status).type('text/plain').send(`${outcome.message}\n`);
+    if (!outcome.ok) return reply.code(httpStatus(outcome.code)).type('text/plain').send(`${outcome.message}\n`);
     const asset = outcome.value;
     if (!existsSync(join(assetsDir, asset.path))) {
       provisioner.record(asset.machine, 'failed', `boot asset missing on the server: ${join(assetsDir, asset.path)}`);
@@ -105,7 +106,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
 }
 
 function sendOutcome(reply: FastifyReply, outcome: Outcome<string>) {
-  if (!outcome.ok) return reply.code(outcome.status).send(`${outcome.message}\n`);
+  if (!outcome.ok) return reply.code(httpStatus(outcome.code)).send(`${outcome.message}\n`);
   return reply.send(outcome.value);
 }
 

@@ -7,7 +7,7 @@
  * Last-Event-ID and misses nothing; `?after=<id>` does the same for the first connection.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { InventoryStore } from '../core/ports.js';
+import type { InventoryReader } from '../core/ports.js';
 import type { MachineEvent } from '../core/types.js';
 import { eventStreamSchema } from './api-model.js';
 
@@ -21,7 +21,7 @@ export class EventFeed {
   private readonly listeners = new Set<FeedListener>();
 
   constructor(
-    private readonly store: InventoryStore,
+    private readonly inventory: InventoryReader,
     private readonly latestEventId: () => number,
     private readonly pollMs: number,
     private readonly onError: (error: unknown) => void,
@@ -54,7 +54,7 @@ export class EventFeed {
   poll(): void {
     try {
       for (;;) {
-        const events = this.store.listEvents({ afterId: this.lastId, limit: PAGE });
+        const events = this.inventory.listEvents({ afterId: this.lastId, limit: PAGE });
         const last = events.at(-1);
         if (!last) return;
         this.lastId = last.id;
@@ -75,7 +75,7 @@ export class EventFeed {
 
 export interface EventStreamOptions {
   readonly feed: EventFeed;
-  readonly store: InventoryStore;
+  readonly inventory: InventoryReader;
   /** The payload sent with an event: the event and the machine it is about (as the API shows it). */
   readonly message: (event: MachineEvent, cache: Map<number, unknown>) => unknown;
   readonly heartbeatMs?: number;
@@ -84,7 +84,7 @@ export interface EventStreamOptions {
 }
 
 export async function eventStreamRoutes(app: FastifyInstance, options: EventStreamOptions): Promise<void> {
-  const { feed, store } = options;
+  const { feed, inventory } = options;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const maxReplay = options.maxReplay ?? 2000;
   const open = new Set<FastifyReply>();
@@ -127,7 +127,7 @@ export async function eventStreamRoutes(app: FastifyInstance, options: EventStre
 
       if (resumeFrom !== undefined && Number.isSafeInteger(resumeFrom) && resumeFrom >= 0) {
         // Replay from the store up to now; the feed's later deliveries skip what was sent.
-        const backlog = store.listEvents({ afterId: resumeFrom, limit: maxReplay + 1 });
+        const backlog = inventory.listEvents({ afterId: resumeFrom, limit: maxReplay + 1 });
         if (backlog.length > maxReplay) {
           sent = Math.max(feed.position, backlog.at(-1)?.id ?? 0);
           raw.write(`id: ${sent}\nevent: reset\ndata: {"reason":"more than ${maxReplay} events to replay: reload"}\n\n`);

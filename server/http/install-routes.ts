@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Provisioner } from '../core/provisioner.js';
+import { httpStatus } from '../errors.js';
 
 export interface InstallRoutesOptions {
   readonly provisioner: Provisioner;
@@ -16,17 +17,10 @@ export async function installRoutes(app: FastifyInstance, options: InstallRoutes
   // The install script (boot-templates/install.sh.hbs); ?dryRun=1 renders the plan-only variant.
   app.get<{ Params: { token: string }; Querystring: { dryRun?: string } }>('/install/:token', async (request, reply) => {
     const outcome = provisioner.installScript(request.params.token, request.ip, { dryRun: request.query.dryRun === '1' });
-    if (!outcome.ok) return reply.code(outcome.status).type('text/plain; charset=utf-8').send(`${outcome.message}\n`);
+    if (!outcome.ok) return reply.code(httpStatus(outcome.code)).type('text/plain; charset=utf-8').send(`${outcome.message}\n`);
     return reply.header('cache-control', 'no-store').type('text/x-shellscript; charset=utf-8').send(outcome.value);
   });
 
   // Seconds since the epoch (and the Date header): install scripts set their clock from it.
   app.get('/time', async (_request, reply) => reply.header('cache-control', 'no-store').type('text/plain').send(`${Math.floor(Date.now() / 1000)}\n`));
-}
-
-/** A machine fetched an asset that fails its checksum: its timeline says so (the script reports `failed`). */
-export function noteRefusedAsset(provisioner: Provisioner, clientIp: string, message: string): void {
-  const address = clientIp.startsWith('::ffff:') ? clientIp.slice(7) : clientIp;
-  const machine = provisioner.machineByRef(address);
-  provisioner.store.transaction(() => provisioner.record(machine, 'warning', `asset refused: ${message}`, { clientIp: address }));
 }

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { InventoryStore } from '../core/ports.js';
+import type { InventoryReader } from '../core/ports.js';
 import { MACHINE_STATES, type MachineEvent } from '../core/types.js';
 import type { EventFeed } from './events-stream.js';
 
@@ -23,7 +23,7 @@ export interface MetricsSources {
 }
 
 export interface MetricsOptions {
-  readonly store: InventoryStore;
+  readonly inventory: InventoryReader;
   readonly feed: EventFeed;
   readonly sources: MetricsSources;
   /** process_* and nodejs_* metrics (off in tests that build many apps). */
@@ -40,7 +40,7 @@ function num(value: unknown): number | null {
 }
 
 export async function metricsRoutes(app: FastifyInstance, options: MetricsOptions): Promise<void> {
-  const { store, sources } = options;
+  const { inventory, sources } = options;
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
@@ -187,7 +187,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     registers: [registry],
     collect() {
       const counts = new Map<string, number>(MACHINE_STATES.map((s) => [s, 0]));
-      for (const machine of store.listMachines()) counts.set(machine.state, (counts.get(machine.state) ?? 0) + 1);
+      for (const machine of inventory.listMachines()) counts.set(machine.state, (counts.get(machine.state) ?? 0) + 1);
       this.reset();
       for (const [state, n] of counts) this.set({ state }, n);
     },
@@ -197,7 +197,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     help: 'machines in the stuck state',
     registers: [registry],
     collect() {
-      this.set(store.listMachines().filter((m) => m.state === 'stuck').length);
+      this.set(inventory.listMachines().filter((m) => m.state === 'stuck').length);
     },
   });
 

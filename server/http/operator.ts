@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { EMPTY_SUMMARY, type OverviewReader } from '../core/overview.js';
 import type { PowerDriver } from '../core/power-driver.js';
 import type { Provisioner } from '../core/provisioner.js';
-import type { InventoryStore } from '../core/ports.js';
+import type { InventoryReader } from '../core/ports.js';
 import type { Machine, MachineEvent } from '../core/types.js';
 import { packageRoot } from '../paths.js';
 import { apiActions } from './api-actions.js';
@@ -50,12 +50,12 @@ export interface OperatorSurface {
 
 /** Call on the root instance before any other route: it collects every route for the OpenAPI document and counts every request. */
 export async function operatorSurface(app: FastifyInstance, provisioner: Provisioner, options: OperatorOptions = {}): Promise<OperatorSurface> {
-  const store = provisioner.store;
+  const inventory: InventoryReader = provisioner;
   const collector = collectRoutes(app);
-  const overview = options.overview ?? fallbackOverview(store);
+  const overview = options.overview ?? fallbackOverview(inventory);
   const power = options.power ?? null;
   const view: ViewContext = { power, noPowerReason: options.noPowerReason ?? NO_POWER_REASON };
-  const feed = new EventFeed(store, () => overview.latestEventId(), options.pollMs ?? 250, (error) =>
+  const feed = new EventFeed(inventory, () => overview.latestEventId(), options.pollMs ?? 250, (error) =>
     app.log.error({ err: error }, 'event feed: reading new events failed'),
   );
   app.addHook('onReady', (done) => {
@@ -67,13 +67,13 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
     done();
   });
 
-  await metricsRoutes(app, { store, feed, sources: options.metrics ?? {}, defaultMetrics: options.defaultMetrics ?? true });
+  await metricsRoutes(app, { inventory, feed, sources: options.metrics ?? {}, defaultMetrics: options.defaultMetrics ?? true });
   await app.register(uiRoutes, { dir: options.uiDir ?? join(packageRoot(), 'server', 'http', 'ui') });
 
   const streamMessage = (event: MachineEvent, cache: Map<number, unknown>) => {
     if (event.machineId === null) return { event, machine: null };
     if (!cache.has(event.machineId)) {
-      const machine: Machine | null = store.machineById(event.machineId);
+      const machine: Machine | null = inventory.machineById(event.machineId);
       cache.set(event.machineId, machine ? machineView(machine, overview.summary(machine.id), view) : null);
     }
     return { event, machine: cache.get(event.machineId) };
@@ -84,7 +84,7 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
     view,
     async api(api: FastifyInstance) {
       await api.register(apiActions, { provisioner, overview, tokens: options.tokens ?? NO_TOKENS, power, view });
-      await api.register(eventStreamRoutes, { feed, store, message: streamMessage });
+      await api.register(eventStreamRoutes, { feed, inventory, message: streamMessage });
       await api.register(openApiRoute, { collector, version: packageVersion() });
     },
   };
@@ -99,14 +99,14 @@ function packageVersion(): string {
 }
 
 /** Without a read model: no summaries; the newest event id found by paging through the events. */
-function fallbackOverview(store: InventoryStore): OverviewReader {
+function fallbackOverview(inventory: InventoryReader): OverviewReader {
   return {
     summaries: () => new Map(),
     summary: () => EMPTY_SUMMARY,
     latestEventId() {
       let last = 0;
       for (;;) {
-        const page = store.listEvents({ afterId: last, limit: 10_000 });
+        const page = inventory.listEvents({ afterId: last, limit: 10_000 });
         const tail = page.at(-1);
         if (!tail) return last;
         last = tail.id;

@@ -3,7 +3,7 @@
  * mirror's manifests and the Kubernetes secrets go to the Provisioner, and a timer marks machines
  * that make no progress as `stuck`. Returns a stop function (the timer is unref'd either way).
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Provisioner } from '../core/provisioner.js';
 import type { Logger } from '../log.js';
 import { DirectoryAssetIndex } from '../assets/mirror.js';

@@ -22,8 +22,9 @@ import type { LabNetwork } from './netns.js';
 import { findExecutable, testOsFiles } from './prereqs.js';
 import { execCommand, pidAlive, sleep, waitForPidExit } from './process.js';
 import { qemuArgs } from './qemu.js';
+import { packageRoot } from '../paths.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = packageRoot();
 export const DEFAULT_LAB_DIR = './var/lab';
 export const STATE_FILE = 'lab.json';
 export const LAB_NS_PREFIX = 'rbrack';
@@ -365,7 +366,7 @@ ipmi:
     state.database = join(dataDir, 'rackboot.db');
     state.dashboard = `http://${server}:8080/`;
     writeState(state);
-    const cli = resolve(process.argv[1] ?? join(ROOT, 'server', 'cli.ts'));
+    const cli = resolve(process.argv[1] ?? join(ROOT, 'server', 'cli', 'index.ts'));
     const rbLog = join(dir, 'rackboot.log');
     const rbPid = spawnDetached(ns, process.execPath, [...process.execArgv, cli, '--config', config, 'serve'], rbLog);
     state.processes.push({ role: 'rackboot', name: 'rackboot serve', pid: rbPid, log: rbLog });
@@ -474,7 +475,7 @@ export function nextSteps(state: LabState): string {
     `  BMCs     ${state.bmcs.map((b) => `${b.name}=${b.address}`).join(' ')} (user admin, password in ${state.passwordFile ?? '?'})`,
     `  logs     ${state.dir}/rackboot.log, ${state.dir}/blade-N/{ipmi_sim,qemu,serial}.log`,
     '',
-    'Next (as root; `rackboot` = `node --import tsx server/cli.ts` from a checkout):',
+    'Next (as root; `rackboot` = `node --import tsx server/cli/index.ts` from a checkout):',
     `  ${rb} discover --bmc ${state.bmcRange ?? ''}`,
     `  ${rb} ip-plan --apply            # reserve ${state.bmcs.map((b) => b.hostIp).join(', ')} for the discovered MACs`,
     `  ${rb} power on --pxe --all       # blades PXE-boot; role-less ones get the menu, dev-memory after the timeout`,

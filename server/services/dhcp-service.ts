@@ -4,7 +4,7 @@
  * lease durable before the reply leaves), the listener encodes and sends.
  */
 import { networkInterfaces } from 'node:os';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { DhcpDecision, DhcpSettings } from '../core/dhcp-decision.js';
 import {
   outOfScope, RateLimiter, resolveDhcpScope, rogueSighting, type DhcpScope, type RogueSighting,

@@ -3,7 +3,7 @@
  * transfer reported to the Provisioner, which puts it on the machine's timeline. The returned
  * server's `stats` is the plain counter object that /metrics reads (docs/tftp.md lists them).
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Provisioner } from '../core/provisioner.js';
 import type { Logger } from '../log.js';
 import { createRootResolver } from '../net/tftp-files.js';

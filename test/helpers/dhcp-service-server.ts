@@ -7,7 +7,7 @@
  * the signals, so a caller waits for its own line). Events: read the database (WAL) directly.
  * SIGTERM closes it.
  */
-import { loadConfigFile } from '../../server/config.js';
+import { loadConfigFile } from '../../server/config/config.js';
 import { createLogger } from '../../server/log.js';
 import { createProvisioner } from '../../server/main.js';
 import { startDhcpService } from '../../server/services/dhcp-service.js';
@@ -21,7 +21,7 @@ const config = loaded.config;
 const machines = JSON.parse(process.argv[3] ?? '[]') as Array<{ name: string; mac: string; ip: string }>;
 const { provisioner, close } = createProvisioner(config);
 for (const m of machines) {
-  if (!provisioner.store.machineByMac(m.mac)) provisioner.registerMachine({ name: m.name, macs: [m.mac], ip: m.ip, role: null });
+  if (!provisioner.machineByRef(m.mac)) provisioner.registerMachine({ name: m.name, macs: [m.mac], ip: m.ip, role: null });
 }
 const service = await startDhcpService(config, provisioner, createLogger(config.log.level, process.stderr));
 const emit = (line: object): void => {

@@ -3,7 +3,7 @@
  * ones), an in-memory mirror index, fixed Kubernetes secrets, and a provisioner with a sample rack.
  */
 import { createHash } from 'node:crypto';
-import { installSchema } from '../../server/config-install.js';
+import { installSchema } from '../../server/config/install.js';
 import { MANIFEST_FORMAT, type AssetFile, type AssetIndex, type AssetManifest } from '../../server/core/assets.js';
 import type { InstallSettings, KubernetesSecrets } from '../../server/core/install.js';
 import type { Role } from '../../server/core/render-context.js';

@@ -22,12 +22,13 @@ export function testProvisioner(settings: Partial<ProvisionerSettings> = {}) {
   const db = openDatabase(':memory:');
   const clock = { t: 1_700_000_000_000, now() { return this.t; } };
   let n = 0;
+  const store = new SqliteStore(db);
   const provisioner = new Provisioner({
-    store: new SqliteStore(db),
+    store,
     renderer: loaded.catalog,
     settings: { ...TEST_SETTINGS, ...settings },
     clock,
     newToken: () => `token${++n}`,
   });
-  return { provisioner, store: provisioner.store, clock, db };
+  return { provisioner, store, clock, db };
 }

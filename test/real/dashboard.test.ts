@@ -55,6 +55,7 @@ const skipReason = await prerequisites();
 
 let dir: string;
 let db: Db;
+let store: SqliteStore;
 let provisioner: Provisioner;
 let app: FastifyInstance;
 let base: string;
@@ -62,7 +63,7 @@ let token: string;
 let context: BrowserContext;
 let page: Page;
 
-const byName = (name: string) => provisioner.store.machineByName(name) as Machine;
+const byName = (name: string) => store.machineByName(name) as Machine;
 
 async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
@@ -116,7 +117,7 @@ function seed(): void {
   at(stuck, 'stuck', 'no kernel download 5 min after the iPXE script: check the HTTP path from the machine');
   add('rack1-node05', '52:54:00:10:00:05', '10.99.0.15', null);
   const facts = { firmware: 'bios', arch: 0, archName: 'x86 BIOS', uuid: '4c4c4544-0042-3510-8051-b4c04f4e3232', ipxe: false };
-  provisioner.store.noteDiscovered('52:54:00:99:00:07', facts, Date.now());
+  store.noteDiscovered('52:54:00:99:00:07', facts, Date.now());
   provisioner.record(null, 'discovered', 'DHCP from unknown MAC 52:54:00:99:00:07 (bios, arch x86 BIOS)', facts, '52:54:00:99:00:07');
 }
 
@@ -134,8 +135,9 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
     db = openDatabase(join(dir, 'rackboot.db'));
     let n = 0;
+    store = new SqliteStore(db);
     provisioner = new Provisioner({
-      store: new SqliteStore(db),
+      store,
       renderer: loaded.catalog,
       settings: TEST_SETTINGS,
       clock: { now: () => Date.now() },
@@ -149,7 +151,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
       firmwareDir: dir,
       logger: silentLogger(),
       operator: { overview: new OverviewStore(db), tokens: new ApiTokenStore(db), defaultMetrics: false, pollMs: 100 },
-      ipmi: { bmcs: seedBmcs(db), inventory: provisioner.store, rule: { kind: 'bmc-offset', hostSubnet: '10.99.0.0/24', bmcSubnet: '10.1.0.0/24', offset: 0 } },
+      ipmi: { bmcs: seedBmcs(db), inventory: store, rule: { kind: 'bmc-offset', hostSubnet: '10.99.0.0/24', bmcSubnet: '10.1.0.0/24', offset: 0 } },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -217,7 +219,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.click('tr[data-name="rack1-node02"]');
     await page.waitForSelector('#detail .timeline li[data-type="progress"]');
     const node02 = byName('rack1-node02');
-    provisioner.store.setBootToken(node02.id, 'live-token');
+    store.setBootToken(node02.id, 'live-token');
     const progress = await fetch(`${base}/callback/live-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: 'progress', message: 'step 6/7: installing the bootloader' }) });
     assert.equal(progress.status, 200);
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('tr[data-name="rack1-node02"] .progress span')?.textContent === 'step 6/7');
@@ -260,7 +262,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.fill('#adopt-form input[name="ip"]', '10.99.0.17');
     await page.selectOption('#adopt-form select[name="role"]', 'production-worker');
     await page.click('#adopt-form button[type="submit"]');
-    const adopted = await until('the adopted machine', () => provisioner.store.machineByName('rack1-node07'));
+    const adopted = await until('the adopted machine', () => store.machineByName('rack1-node07'));
     assert.deepEqual(adopted.macs, ['52:54:00:99:00:07']);
     assert.equal(adopted.ip, '10.99.0.17');
     assert.equal(adopted.role, 'production-worker');

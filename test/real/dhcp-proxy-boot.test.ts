@@ -82,7 +82,7 @@ boot:
     let rb: LabProcess | undefined;
     let vm: Vm | undefined;
     try {
-      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli.ts'), '--config', config, 'serve'], { cwd: ROOT, logFile: join(work, 'rackboot.log') });
+      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'index.ts'), '--config', config, 'serve'], { cwd: ROOT, logFile: join(work, 'rackboot.log') });
       await rb.waitForOutput(/rackboot serving/, 30_000);
       const tap = await lab.addTap('tap-proxy');
       vm = await startVm({ netns: lab, tap, mac: MAC, firmware: 'uefi-pxe', serialLog: join(work, 'serial.log') });

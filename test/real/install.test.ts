@@ -144,7 +144,7 @@ install:
       disks.set(m.name, disk);
     }
 
-    rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli.ts'), '--config', config, 'serve'], { cwd: ROOT, logFile: join(work, 'rackboot.log') });
+    rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'index.ts'), '--config', config, 'serve'], { cwd: ROOT, logFile: join(work, 'rackboot.log') });
     await rb.waitForOutput(/rackboot serving/, 30_000);
     for (const m of machines) {
       const tap = await lab.addTap(`tap-${m.name}`.slice(0, 15));

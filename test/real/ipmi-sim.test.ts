@@ -298,7 +298,7 @@ boot:
 
     let rb: LabProcess | undefined;
     try {
-      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli.ts'), '--config', config, 'serve'], {
+      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'index.ts'), '--config', config, 'serve'], {
         cwd: ROOT,
         logFile: join(work, 'rackboot.log'),
       });

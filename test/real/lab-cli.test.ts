@@ -18,7 +18,7 @@ import { labDown, readLabState, recordedPids, type LabState } from '../../server
 import { assertInOrder, runBuildScript, waitForEvent } from '../helpers/lab-events.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'server', 'cli.ts');
+const CLI = join(ROOT, 'server', 'cli', 'index.ts');
 
 function prerequisites(): string | null {
   const bmc = checkBmcLabPrereqs({ needVm: true });

@@ -86,7 +86,7 @@ boot:
     let rb: LabProcess | undefined;
     let vm: Vm | undefined;
     try {
-      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli.ts'), '--config', config, 'serve'], {
+      rb = await lab.spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'index.ts'), '--config', config, 'serve'], {
         cwd: ROOT,
         logFile: join(dir, 'rackboot.log'),
       });

@@ -29,7 +29,7 @@ describe('deploy/rackboot.service', () => {
     const root = mkdtempSync(join(tmpdir(), 'rb-unit-'));
     roots.push(root);
     cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
-    for (const path of ['/usr/bin/node', '/opt/rackboot/dist/server/cli.js', '/bin/kill']) {
+    for (const path of ['/usr/bin/node', '/opt/rackboot/dist/server/cli/index.js', '/bin/kill']) {
       mkdirSync(dirname(join(root, path)), { recursive: true });
       writeFileSync(join(root, path), '#!/bin/sh\n');
       chmodSync(join(root, path), 0o755);

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadEmbeddedConfig } from '../../../server/config.js';
+import { loadEmbeddedConfig } from '../../../server/config/config.js';
 import { silentLogger } from '../../../server/log.js';
 import { reloadCatalog } from '../../../server/main.js';
 import { catalogDirs } from '../../../server/paths.js';

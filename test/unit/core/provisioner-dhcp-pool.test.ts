@@ -34,8 +34,9 @@ function open(path: string) {
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
   const db = openDatabase(path);
   const clock = { t: 1_700_000_000_000, now() { return this.t; } };
-  const provisioner = new Provisioner({ store: new SqliteStore(db), renderer: loaded.catalog, settings: { ...TEST_SETTINGS, dhcp: DHCP }, clock, newToken: () => 'token' });
-  return { provisioner, store: provisioner.store, clock, db };
+  const store = new SqliteStore(db);
+  const provisioner = new Provisioner({ store, renderer: loaded.catalog, settings: { ...TEST_SETTINGS, dhcp: DHCP }, clock, newToken: () => 'token' });
+  return { provisioner, store, clock, db };
 }
 
 const mac = (n: number): string => `52:54:00:aa:00:${n.toString(16).padStart(2, '0')}`;

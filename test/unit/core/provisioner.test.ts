@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testProvisioner } from '../../helpers/provisioner.js';
+import { httpStatus } from '../../../server/errors.js';
 
 const MAC = '52:54:00:99:00:01';
 
@@ -45,12 +46,12 @@ test('the cloud-config token is one-time and only the machine itself may use it'
   assert.ok(script.ok);
   const { config } = tokensOf(script.value);
   const stranger = provisioner.cloudConfig(config, '10.99.0.66');
-  assert.deepEqual(stranger, { ok: false, status: 403, message: 'this token belongs to another machine' });
+  assert.deepEqual(stranger, { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'this token belongs to another machine' });
   assert.match(store.listEvents({ machineId: machine.id }).at(-1)?.message ?? '', /from 10\.99\.0\.66, not from blade-01/);
   assert.ok(provisioner.cloudConfig(config, '10.99.0.11').ok, 'the stranger did not burn the token');
   const reused = provisioner.cloudConfig(config, '10.99.0.11');
   assert.equal(reused.ok, false);
-  assert.equal(!reused.ok && reused.status, 403);
+  assert.equal(!reused.ok && httpStatus(reused.code), 403);
   assert.equal(store.listEvents({}).at(-1)?.type, 'token-refused');
 });
 
@@ -86,7 +87,7 @@ test('menu: local disk and debug are one-shot; an unknown entry is a 404', () =>
   assert.ok(debug.ok && /flatcar\.autologin/.test(debug.value));
   assert.equal(store.machineById(machine.id)?.role, null);
   const bad = provisioner.menuChoice('token1', 'nope', '10.99.0.11');
-  assert.equal(!bad.ok && bad.status, 404);
+  assert.equal(!bad.ok && httpStatus(bad.code), 404);
   assert.equal(provisioner.menuChoice('forged', 'dev', '10.99.0.11').ok, false);
 });
 
@@ -150,12 +151,12 @@ test('the machine walks its lifecycle: ipxe -> booting -> configured -> booted -
 test('callbacks with a wrong token are refused and recorded; unknown event names are rejected', () => {
   const { provisioner, store } = registered();
   const refused = provisioner.callback('forged', { event: 'ready' }, '10.99.0.66');
-  assert.deepEqual(refused, { ok: false, status: 403, message: 'unknown or expired boot token' });
+  assert.deepEqual(refused, { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'unknown or expired boot token' });
   assert.equal(store.listEvents({}).at(-1)?.type, 'token-refused');
   assert.ok(provisioner.machineScript({ mac: MAC, clientIp: '10.99.0.11' }).ok);
   const bad = provisioner.callback('token1', { event: 'pwned' }, '10.99.0.11');
   assert.equal(bad.ok, false);
-  assert.equal(!bad.ok && bad.status, 400);
+  assert.equal(!bad.ok && httpStatus(bad.code), 400);
 });
 
 test('a completed TFTP transfer to a machine IP marks its firmware loaded; failures do not', () => {

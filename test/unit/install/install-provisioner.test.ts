@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { stateAfter } from '../../../server/core/lifecycle.js';
 import { bootstrapToken, caCertHash, ensureKubernetesSecrets } from '../../../server/install/kube-pki.js';
 import { installProvisioner, MemoryAssetIndex, sampleInstallSettings } from '../../helpers/install.js';
+import { httpStatus } from '../../../server/errors.js';
 
 function booted(name = 'd1') {
   const t = installProvisioner();
@@ -25,7 +26,7 @@ function booted(name = 'd1') {
 test('the install script goes only to the machine, in install mode, with a valid token', () => {
   const { provisioner, store, machine, token } = booted();
   const stranger = provisioner.installScript(token, '10.99.0.200');
-  assert.equal(!stranger.ok && stranger.status, 403);
+  assert.equal(!stranger.ok && httpStatus(stranger.code), 403);
   assert.equal(store.listEvents({ machineId: machine.id }).at(-1)?.type, 'token-refused');
   assert.equal(!provisioner.installScript('forged', machine.ip!).ok, true);
   const served = provisioner.installScript(token, machine.ip!);
@@ -36,7 +37,7 @@ test('the install script goes only to the machine, in install mode, with a valid
   assert.match(store.listEvents({ machineId: machine.id }).at(-1)?.message ?? '', /install script served: flatcar 4081\.2\.0/);
   store.setRole(machine.id, 'dev', 'memory');
   const memory = provisioner.installScript(token, machine.ip!);
-  assert.equal(!memory.ok && memory.status, 409);
+  assert.equal(!memory.ok && httpStatus(memory.code), 409);
 });
 
 test('a version that is not imported is never served: render-failed with the reason', () => {
@@ -44,7 +45,7 @@ test('a version that is not imported is never served: render-failed with the rea
   const machine = t.store.machineByName('d1')!;
   assert.ok(t.provisioner.machineScript({ mac: machine.macs[0], clientIp: machine.ip! }).ok);
   const outcome = t.provisioner.installScript(t.store.machineByName('d1')!.bootToken!, machine.ip!);
-  assert.equal(!outcome.ok && outcome.status, 500);
+  assert.equal(!outcome.ok && httpStatus(outcome.code), 500);
   const event = t.store.listEvents({ machineId: machine.id }).at(-1);
   assert.equal(event?.type, 'render-failed');
   assert.match(event?.message ?? '', /flatcar\/4081\.2\.0 is not imported \(rackboot assets import/);
@@ -81,7 +82,7 @@ test('installed and ready are idempotent; installed machines boot their disk thr
   const types = () => store.listEvents({ machineId: machine.id }).map((e) => e.type);
   assert.equal(types().filter((t) => t === 'installed').length, 1);
   // the reboot: DHCP and the iPXE request keep the state, and the answer is the local disk
-  provisioner.store.transaction(() => provisioner.record(store.machineById(machine.id)!, 'dhcp', 'ACK'));
+  provisioner.record(store.machineById(machine.id)!, 'dhcp', 'ACK');
   assert.equal(store.machineById(machine.id)?.state, 'installed');
   const script = provisioner.machineScript({ mac: machine.macs[0], clientIp: machine.ip! });
   assert.ok(script.ok && /boots from its local disk/.test(script.value));

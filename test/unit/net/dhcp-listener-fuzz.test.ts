@@ -16,6 +16,7 @@ import { ipv4Value, messageType } from '../../../server/protocol/dhcp/options.js
 import { fuzzPacket, prng, seedPackets } from '../../helpers/dhcp-fuzz.js';
 import { requestPacket } from '../../helpers/dhcp-packets.js';
 import { testProvisioner } from '../../helpers/provisioner.js';
+import { SLOW } from '../../helpers/slow.js';
 
 const COUNT = 5000;
 const SETTINGS: DhcpSettings = {
@@ -27,7 +28,7 @@ const SETTINGS: DhcpSettings = {
   chainWindowMs: 60_000,
 };
 
-describe('fuzzing the listener on loopback', () => {
+describe('fuzzing the listener on loopback', { skip: SLOW }, () => {
   let listener: DhcpListener;
   let client: Socket;
   const t = testProvisioner({ dhcp: SETTINGS });

@@ -30,6 +30,7 @@ import {
   type TftpOption,
   type TftpPacket,
 } from '../../../server/protocol/tftp/codec.js';
+import { SLOW } from '../../helpers/slow.js';
 
 const HOST = '127.0.0.1';
 
@@ -429,10 +430,11 @@ describe('tftp server: options', () => {
     assert.deepEqual(r.data, content);
   });
 
-  it('rolls block numbers over 65535 -> 0 for a file over 32 MiB at blksize 512', { timeout: 60_000 }, async () => {
+  it('rolls block numbers over 65535 -> 0 for a file over 32 MiB at blksize 512', { timeout: 60_000, skip: SLOW }, async () => {
     const size = 32 * 1024 * 1024 + 1000;
     const file = pattern(size, 7);
-    const h = await harness({ big: file });
+    // no loss on loopback: a long retransmit wait keeps a busy host from adding duplicate windows to the count
+    const h = await harness({ big: file }, { retransmitMs: 10_000 });
     const r = await download(h.server, 'big', {
       options: [
         { name: 'blksize', value: '512' },
@@ -973,7 +975,7 @@ describe('tftp server: limits and counters', () => {
   });
 });
 
-describe('tftp server: load', () => {
+describe('tftp server: load', { skip: SLOW }, () => {
   it('keeps descriptors bounded by 2 x maxTransfers under a burst of 3000 RRQs, then returns to the baseline', { timeout: 30_000 }, async () => {
     const fds = (): number => readdirSync('/proc/self/fd').length;
     const h = await harness({ f: pattern(5000) }, { maxTransfers: 200, maxTransfersPerClient: 5000, retransmitMs: 50, maxRetries: 1 });

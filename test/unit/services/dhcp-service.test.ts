@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig, type Config } from '../../../server/config.js';
+import { parseConfig, type Config } from '../../../server/config/config.js';
 import { silentLogger } from '../../../server/log.js';
 import { BOOTP_REPLY, DhcpMessageType as T } from '../../../server/protocol/dhcp/constants.js';
 import { decodeDhcp } from '../../../server/protocol/dhcp/decode.js';

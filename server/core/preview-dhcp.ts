@@ -2,11 +2,11 @@
  * `rackboot preview`: the DHCP answer a machine would get, from a DISCOVER shaped like its firmware's.
  * Runs the pure decision only; nothing is written or sent.
  */
-import { clientInfo } from './core/client-info.js';
-import { decideDhcp, type DhcpSettings } from './core/dhcp-decision.js';
-import type { Machine } from './core/types.js';
-import { BOOTP_REQUEST, DhcpMessageType, DhcpOption, HTYPE_ETHERNET, IpxeSubOption } from './protocol/dhcp/constants.js';
-import { chaddrFromMac, type DhcpPacket } from './protocol/dhcp/packet.js';
+import { clientInfo } from './client-info.js';
+import { decideDhcp, type DhcpSettings } from './dhcp-decision.js';
+import type { Machine } from './types.js';
+import { BOOTP_REQUEST, DhcpMessageType, DhcpOption, HTYPE_ETHERNET, IpxeSubOption } from '../protocol/dhcp/constants.js';
+import { chaddrFromMac, type DhcpPacket } from '../protocol/dhcp/packet.js';
 
 export type PreviewFirmware = 'bios' | 'uefi' | 'ipxe';
 

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { parseIpRule } from './core/ip-policy.js';
-import { cidrContains as containsIp, parseCidr, parseIpv4 } from './core/ipv4.js';
-import { installSchema } from './config-install.js';
+import { parseIpRule } from '../core/ip-policy.js';
+import { cidrContains as containsIp, parseCidr, parseIpv4 } from '../core/ipv4.js';
+import { installSchema } from './install.js';
 
 const port = z.number().int().min(1).max(65535);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -178,7 +178,7 @@ const configSchema = z.strictObject({
       etcdBinary: z.string().min(1).default('etcd/etcd'),
     })
     .prefault({}),
-  /** The install script, offline assets and stuck-state timeouts (server/config-install.ts, docs/install.md). */
+  /** The install script, offline assets and stuck-state timeouts (server/config/install.ts, docs/install.md). */
   install: installSchema,
 });
 

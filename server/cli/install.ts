@@ -3,14 +3,14 @@
  */
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
-import { AssetImportError, DirectoryAssetIndex, importAssets, listAssets } from './assets/mirror.js';
-import { formatTable } from './cli-format.js';
-import type { Config } from './config.js';
-import type { Provisioner } from './core/provisioner.js';
-import type { Machine } from './core/types.js';
-import { RackbootError } from './errors.js';
-import { ensureKubernetesSecrets } from './install/kube-pki.js';
-import { loadInstallTemplate } from './install/templates.js';
+import { AssetImportError, DirectoryAssetIndex, importAssets, listAssets } from '../assets/mirror.js';
+import { formatTable } from './format.js';
+import type { Config } from '../config/config.js';
+import type { Provisioner } from '../core/provisioner.js';
+import type { Machine } from '../core/types.js';
+import { RackbootError } from '../errors.js';
+import { ensureKubernetesSecrets } from '../install/kube-pki.js';
+import { loadInstallTemplate } from '../install/templates.js';
 
 export interface InstallCliContext {
   config(): Config;

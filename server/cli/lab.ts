@@ -3,7 +3,7 @@
  * (namespaces, ipmi_sim BMCs, QEMU blades, a rackboot server) on this box. See server/lab/rack.ts.
  */
 import type { Command } from 'commander';
-import { DEFAULT_LAB_DIR, LabError, labDown, labUp, nextSteps } from './lab/rack.js';
+import { DEFAULT_LAB_DIR, LabError, labDown, labUp, nextSteps } from '../lab/rack.js';
 
 export interface LabCliDeps {
   readonly stdout?: { write(s: string): unknown };

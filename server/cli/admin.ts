@@ -1,0 +1,54 @@
+/**
+ * rackboot config (check and print the effective configuration) and rackboot api-token.
+ */
+import { Option, type Command } from 'commander';
+import { databasePath } from '../main.js';
+import { ApiTokenStore } from '../store/api-token-store.js';
+import { openDatabase } from '../store/db.js';
+import type { CliContext } from './context.js';
+import { formatTime } from './format.js';
+
+export function registerAdminCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('config')
+    .description('check a configuration file and print the effective configuration')
+    .addOption(new Option('--quiet', 'print only problems'))
+    .action((options: { quiet?: boolean }) => {
+      const { config, warnings } = ctx.resolveConfig();
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    });
+
+  const apiToken = program.command('api-token').description("the bearer token the API's mutations (and the dashboard's actions) need");
+
+  function withTokenStore<T>(work: (tokens: ApiTokenStore) => T): T {
+    const { config } = ctx.resolveConfig();
+    const db = openDatabase(databasePath(config));
+    try {
+      return work(new ApiTokenStore(db));
+    } finally {
+      db.close();
+    }
+  }
+
+  apiToken
+    .command('rotate')
+    .description('revoke the API token and print a new one, this once (only its hash is stored); a running server uses it at once')
+    .option('--json', 'print {"token": ...} as JSON')
+    .action((options: { json?: boolean }) => {
+      const token = withTokenStore((tokens) => tokens.rotate(Date.now()));
+      if (options.json) process.stdout.write(`${JSON.stringify({ token })}\n`);
+      else process.stdout.write(`${token}\n`);
+      process.stderr.write('rackboot: the previous API token no longer works; this one is not shown again\n');
+    });
+
+  apiToken
+    .command('status')
+    .description('whether there is an API token, its first characters and when it was made (never the token)')
+    .option('--json', 'JSON instead of text')
+    .action((options: { json?: boolean }) => {
+      const active = withTokenStore((tokens) => tokens.active());
+      if (options.json) process.stdout.write(`${JSON.stringify({ active: active !== null, hint: active?.hint ?? null, createdAt: active?.createdAt ?? null })}\n`);
+      else process.stdout.write(active ? `API token ${active.hint}… made ${formatTime(active.createdAt)}\n` : 'no API token yet: `rackboot serve` makes one at its first start, or run `rackboot api-token rotate`\n');
+    });
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * rackboot <command>. Exit codes: 0 success, 1 operation failed, 2 usage or configuration error.
+ * Each group of commands lives in its own module and gets the shared CliContext (context.ts).
+ */
+import { Command, CommanderError } from 'commander';
+import { registerIpmiCommands } from '../cli-ipmi.js';
+import { parseIpRule } from '../core/ip-policy.js';
+import { isRackbootError } from '../errors.js';
+import { databasePath } from '../main.js';
+import { registerAdminCommands } from './admin.js';
+import { CliError, cliContext, EXIT_FAILED, EXIT_USAGE } from './context.js';
+import { registerInstallCommands } from './install.js';
+import { registerInventoryCommands } from './inventory.js';
+import { registerLabCommands } from './lab.js';
+import { registerServeCommand } from './serve.js';
+
+const program = new Command();
+program
+  .name('rackboot')
+  .description('PXE bare-metal provisioning: DHCP, TFTP, HTTP boot and install tracking')
+  .option('-c, --config <file>', 'configuration file (default: $RACKBOOT_CONFIG, else the embedded default)')
+  .showHelpAfterError()
+  // commander's own usage errors (unknown option, missing argument) exit 2 like ours, not 1
+  .exitOverride();
+
+const ctx = cliContext(() => program.opts<{ config?: string }>().config);
+
+registerServeCommand(program, ctx);
+registerInventoryCommands(program, ctx);
+registerAdminCommands(program, ctx);
+registerIpmiCommands(program, {
+  config: () => ctx.resolveConfig().config,
+  databasePath,
+  settings: () => {
+    const { ipmi } = ctx.resolveConfig().config;
+    const rule = ipmi.ipPlan === undefined ? undefined : parseIpRule(ipmi.ipPlan);
+    return { ...ipmi, ...(rule?.ok ? { ipRule: rule.rule } : {}) };
+  },
+});
+
+registerLabCommands(program);
+
+registerInstallCommands(program, ctx);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  if (error instanceof CliError) {
+    process.stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.exit(error.exitCode);
+  }
+  if (isRackbootError(error)) {
+    process.stderr.write(`rackboot: ${error.message} [${error.code}]\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.exit(error.code === 'RACKBOOT_ERR_CONFIG' || error.code === 'RACKBOOT_ERR_CATALOG' ? EXIT_USAGE : EXIT_FAILED);
+  }
+  process.stderr.write(`rackboot: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(EXIT_FAILED);
+});

@@ -1,0 +1,35 @@
+/**
+ * rackboot serve: the whole server (server/main.ts), its banner, and its signals.
+ */
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { handleSignals, startServer } from '../main.js';
+import type { CliContext } from './context.js';
+
+export function registerServeCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('run the DHCP, TFTP and HTTP services')
+    .action(async () => {
+      const { config, warnings } = ctx.resolveConfig();
+      const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level);
+      for (const warning of warnings) logger.warn(warning);
+      const server = await startServer(config, logger);
+      process.stdout.write(
+        [
+          `rackboot serving (config: ${config.source})`,
+          ...server.listening.map((line) => `  ${line}`),
+          `  data  ${server.databasePath}`,
+          `  assets ${config.boot.assetsDir}`,
+          config.dhcp.enabled ? '' : '  dhcp  off (enable it in a config file that names the provisioning subnet)',
+          `  ui    ${config.http.publicUrl}/ (API ${config.http.publicUrl}/api/v1, metrics ${config.http.publicUrl}/metrics)`,
+          server.newApiToken === null
+            ? ''
+            : `  API token (shown this once; only its hash is kept; \`rackboot api-token rotate\` makes a new one):\n    ${server.newApiToken}`,
+        ]
+          .filter((l) => l !== '')
+          .join('\n') + '\n',
+      );
+      handleSignals(server, config, logger);
+    });
+}
