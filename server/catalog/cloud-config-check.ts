@@ -1,10 +1,10 @@
 /**
  * The checks every rendered cloud-config passes before it is served. Flatcar's installer runs
  * `coreos-cloudinit -validate` and aborts on any entry, warnings included, so rackboot serves a
- * document only when the re-implemented validator (cloudinit-validate.ts) has nothing to say, and
+ * document only when the re-implemented validator (cloudinit/validate.ts) has nothing to say, and
  * only a cloud-config: rackboot renders nothing else (no scripts, Ignition or multipart documents).
  */
-import { validateUserData } from './cloudinit-validate.js';
+import { validateUserData } from './cloudinit/validate.js';
 
 /** Every finding as `line N: <error|warning>: <message>`, sorted by line; empty when the document may be served. */
 export function validateCloudConfig(text: string): string[] {
