@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { rackboot } from '../helpers/cli.js';
+import { rackboot } from '../../helpers/cli.js';
 
 let dir: string;
 let config: string;

@@ -9,7 +9,7 @@ import {
   encodeOack,
   encodeRequest,
   type TftpPacket,
-} from '../../../server/protocol/tftp/codec.js';
+} from '../../../../server/protocol/tftp/codec.js';
 
 /** Builds bytes from hex words and quoted ASCII, e.g. bytes('0001', 'a.bin\0'). */
 function bytes(...parts: string[]): Buffer {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadEmbeddedConfig, parseConfig } from '../../server/config/config.js';
+import { loadEmbeddedConfig, parseConfig } from '../../../server/config/config.js';
 
 test('the embedded default is valid, loopback-only, with DHCP off', () => {
   const { config, errors } = loadEmbeddedConfig('/srv/rb');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeDhcp } from '../../../server/protocol/dhcp/decode.js';
-import type { DhcpPacket } from '../../../server/protocol/dhcp/packet.js';
-import { fixturePacket, loadHexFixture } from '../../helpers/dhcp-packets.js';
+import { decodeDhcp } from '../../../../server/protocol/dhcp/decode.js';
+import type { DhcpPacket } from '../../../../server/protocol/dhcp/packet.js';
+import { fixturePacket, loadHexFixture } from '../../../helpers/dhcp-packets.js';
 
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeFieldValue, encodeFru, fruHostMacs, parseFru } from '../../../server/protocol/ipmi/fru.js';
+import { decodeFieldValue, encodeFru, fruHostMacs, parseFru } from '../../../../server/protocol/ipmi/fru.js';
 
 /** An 8-bit ASCII type/length field. */
 const text = (s: string) => [0xc0 | s.length, ...Buffer.from(s, 'latin1')];

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { CIPHER_SUITES, decryptPayload, encryptPayload, type SessionKeys } from '../../../server/protocol/ipmi/crypto.js';
-import { decodeRequestMessage, decodeResponseMessage, encodeRequestMessage, encodeResponseMessage, ipmiChecksum } from '../../../server/protocol/ipmi/message.js';
-import { decodePacket, encodeAsfPing, encodeV15Packet, encodeV20Packet, type IpmiPacket } from '../../../server/protocol/ipmi/packet.js';
+import { CIPHER_SUITES, decryptPayload, encryptPayload, type SessionKeys } from '../../../../server/protocol/ipmi/crypto.js';
+import { decodeRequestMessage, decodeResponseMessage, encodeRequestMessage, encodeResponseMessage, ipmiChecksum } from '../../../../server/protocol/ipmi/message.js';
+import { decodePacket, encodeAsfPing, encodeV15Packet, encodeV20Packet, type IpmiPacket } from '../../../../server/protocol/ipmi/packet.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../server/config/config.js';
-import { dhcpSettings } from '../../server/services/dhcp-service.js';
+import { parseConfig } from '../../../server/config/config.js';
+import { dhcpSettings } from '../../../server/services/dhcp-service.js';
 
 const parse = (dhcp: string) => parseConfig(`server: { address: 10.99.0.1 }\ndhcp:\n  enabled: true\n${dhcp}`, 'rb.yaml', '/tmp');
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodePacket } from '../../../server/protocol/tftp/codec.js';
-import { DataPacketsCache, FramedContent, ViewedContent, type DataPackets } from '../../../server/protocol/tftp/data-packets.js';
-import { TftpSender } from '../../../server/protocol/tftp/sender.js';
+import { decodePacket } from '../../../../server/protocol/tftp/codec.js';
+import { DataPacketsCache, FramedContent, ViewedContent, type DataPackets } from '../../../../server/protocol/tftp/data-packets.js';
+import { TftpSender } from '../../../../server/protocol/tftp/sender.js';
 
 /** Block n's payload, independently of data-packets.ts: the sender's own arithmetic. */
 function expectedPayload(content: Buffer, blksize: number, block: number): Buffer {

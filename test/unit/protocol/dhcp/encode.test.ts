@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeDhcp } from '../../../server/protocol/dhcp/decode.js';
-import { DhcpEncodeError, encodeDhcp } from '../../../server/protocol/dhcp/encode.js';
-import { replyHeader, type DhcpPacket } from '../../../server/protocol/dhcp/packet.js';
-import { fixturePacket, loadHexFixture } from '../../helpers/dhcp-packets.js';
+import { decodeDhcp } from '../../../../server/protocol/dhcp/decode.js';
+import { DhcpEncodeError, encodeDhcp } from '../../../../server/protocol/dhcp/encode.js';
+import { replyHeader, type DhcpPacket } from '../../../../server/protocol/dhcp/packet.js';
+import { fixturePacket, loadHexFixture } from '../../../helpers/dhcp-packets.js';
 
 function reply(options: Array<[number, Buffer]>, fields: Partial<DhcpPacket> = {}): DhcpPacket {
   return { ...replyHeader(fixturePacket('dhclient-discover.hex')), ...fields, options: new Map(options) };

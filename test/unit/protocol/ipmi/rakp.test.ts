@@ -12,7 +12,7 @@ import {
   rakp4CheckValue,
   sessionIntegrityKey,
   type RakpExchange,
-} from '../../../server/protocol/ipmi/crypto.js';
+} from '../../../../server/protocol/ipmi/crypto.js';
 import {
   decodeOpenSessionRequest,
   decodeOpenSessionResponse,
@@ -25,7 +25,7 @@ import {
   encodeRakp2,
   encodeRakp3,
   encodeRakp4,
-} from '../../../server/protocol/ipmi/rakp.js';
+} from '../../../../server/protocol/ipmi/rakp.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 

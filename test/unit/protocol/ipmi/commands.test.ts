@@ -10,21 +10,21 @@ import {
   setBootInfoAcknowledge,
   setBootSetInProgress,
   type BootDevice,
-} from '../../../server/protocol/ipmi/boot-options.js';
-import * as cmd from '../../../server/protocol/ipmi/commands.js';
+} from '../../../../server/protocol/ipmi/boot-options.js';
+import * as cmd from '../../../../server/protocol/ipmi/commands.js';
 import {
   describeCompletionCode,
   describeRmcpPlusStatus,
   isCipherSuiteRefusal,
   isCredentialRefusal,
-} from '../../../server/protocol/ipmi/completion-codes.js';
+} from '../../../../server/protocol/ipmi/completion-codes.js';
 import {
   decodeDellMacRecord,
   decodeDellMacTable,
   dellHostMacs,
   dellMacRecordRequest,
   dellMacTableLengthRequest,
-} from '../../../server/protocol/ipmi/dell-oem.js';
+} from '../../../../server/protocol/ipmi/dell-oem.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const bytes = (r: { netFn: number; cmd: number; data: Uint8Array }) => `${r.netFn.toString(16)}/${r.cmd.toString(16)}: ${Buffer.from(r.data).toString('hex')}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TftpSender } from '../../../server/protocol/tftp/sender.js';
+import { TftpSender } from '../../../../server/protocol/tftp/sender.js';
 
 const data = (first: number, last: number) => ({ kind: 'data', first, last }) as const;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TftpOption } from '../../../server/protocol/tftp/codec.js';
-import { negotiateOptions, optionsRecord } from '../../../server/protocol/tftp/options.js';
+import type { TftpOption } from '../../../../server/protocol/tftp/codec.js';
+import { negotiateOptions, optionsRecord } from '../../../../server/protocol/tftp/options.js';
 
 const limits = { maxBlockSize: 1468, maxWindowSize: 32 };
 

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DhcpOption, IpxeSubOption } from '../../../server/protocol/dhcp/constants.js';
+import { DhcpOption, IpxeSubOption } from '../../../../server/protocol/dhcp/constants.js';
 import {
   broadcastAddress, clientId, dnsServers, domainName, hostName, ipv4ListValue, ipv4Value, leaseTime, maxMessageSize,
   messageType, parameterRequestList, readIpv4List, readText, readUint16, replyMaxSize, requestedIp, routers,
   serverId, subnetMask, textValue, uint16Value, uint32Value, uint8Value, vendorClass,
-} from '../../../server/protocol/dhcp/options.js';
+} from '../../../../server/protocol/dhcp/options.js';
 import {
   clientArchitectures, clientMachineId, decodeSubOptions, encodeSubOptions, ipxeHasFeature, ipxeNoProxyDhcpValue,
   ipxeOptions, networkInterfaceId, pxeDiscoveryControlValue, relayAgentInfo, userClasses,
-} from '../../../server/protocol/dhcp/pxe-options.js';
-import { fixturePacket, requestPacket } from '../../helpers/dhcp-packets.js';
+} from '../../../../server/protocol/dhcp/pxe-options.js';
+import { fixturePacket, requestPacket } from '../../../helpers/dhcp-packets.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const withOptions = (...options: Array<[number, Buffer]>) => requestPacket({ options });

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ApiTokenStore } from '../../server/store/api-token-store.js';
-import { openDatabase } from '../../server/store/db.js';
-import { rackboot } from '../helpers/cli.js';
+import { ApiTokenStore } from '../../../server/store/api-token-store.js';
+import { openDatabase } from '../../../server/store/db.js';
+import { rackboot } from '../../helpers/cli.js';
 
 let dir: string;
 let config: string;
