@@ -7,7 +7,7 @@ const ioModules = [
   'http', 'node:http', 'child_process', 'node:child_process', 'os', 'node:os', 'process', 'node:process',
   'better-sqlite3', 'fastify', '@fastify/*', 'handlebars', 'pino',
 ];
-const adapterDirs = ['**/net/**', '**/services/**', '**/http/**', '**/store/**', '**/catalog/**', '**/lab/**', '**/main', '**/main.js', '**/cli', '**/cli.js'];
+const adapterDirs = ['**/net/**', '**/services/**', '**/http/**', '**/store/**', '**/catalog/**', '**/lab/**', '**/install/**', '**/main', '**/main.js', '**/cli', '**/cli.js'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'build/**', 'var/**'] },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/config.js';
 import { Provisioner } from './core/provisioner.js';
-import type { InstallRenderer } from './core/install.js';
+import type { InstallRenderer } from './core/install-types.js';
 import { RackbootError } from './errors.js';
 import { parseIpRule, type IpRule } from './core/ip-policy.js';
 import { buildApp } from './http/app.js';
@@ -25,7 +25,7 @@ import type { Logger } from './log.js';
 import { dhcpSettings, startDhcpService, type DhcpService } from './services/dhcp-service.js';
 import { startTftpService, type TftpService } from './services/tftp-service.js';
 import { enableInstall } from './install/enable.js';
-import { loadInstallTemplate } from './install/templates.js';
+import { loadInstallRenderer } from './install/templates.js';
 import { catalogDirs } from './paths.js';
 import { openDatabase } from './store/db.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -175,19 +175,18 @@ export function powerDriverFor(config: Config, inventory: InventoryStore, db: Db
 
 /**
  * Re-reads boot-templates/, menus/ and cloud-configs/ (SIGHUP), and in install mode
- * boot-templates/install.sh.hbs too. All or nothing: with any error nothing changes (machines keep
- * getting what the last good templates render) and every error is reported.
+ * boot-templates/install.sh.hbs and boot-templates/install/*.hbs too. All or nothing: with any
+ * error nothing changes (machines keep getting what the last good templates render) and every
+ * error is reported.
  */
 export function reloadCatalog(config: Config, provisioner: Provisioner, logger: Logger, dirs = catalogDirs()): readonly string[] {
   const result = loadCatalogResult(config, dirs);
   const errors = result.ok ? [] : [...result.errors];
   let installRenderer: InstallRenderer | null = null;
   if (provisioner.installEnabled) {
-    try {
-      installRenderer = loadInstallTemplate(dirs.bootTemplates);
-    } catch (error) {
-      errors.push((error as Error).message);
-    }
+    const loaded = loadInstallRenderer(dirs.bootTemplates);
+    if (loaded.ok) installRenderer = loaded.renderer;
+    else errors.push(...loaded.errors);
   }
   if (!result.ok || errors.length > 0) {
     logger.error({ errors }, `catalog reload refused (${errors.length} error(s)); the previous templates stay in use`);

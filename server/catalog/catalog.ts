@@ -11,7 +11,7 @@ import type { BootScriptName, Renderer } from '../core/provisioner.js';
 import { validateCloudConfig } from './cloud-config-check.js';
 import { loadMenus } from './menu-loader.js';
 
-type Template = (context: unknown) => string;
+export type Template = (context: unknown) => string;
 
 export const REQUIRED_BOOT_SCRIPTS: readonly BootScriptName[] = ['chain', 'machine', 'unknown', 'menu', 'local-disk'];
 
@@ -105,7 +105,7 @@ function createHandlebars(): typeof Handlebars {
 }
 
 /** Compiles every `*<suffix>` file in dir; `found` also names the files that failed to compile. */
-function compileDir(
+export function compileDir(
   handlebars: typeof Handlebars,
   dir: string,
   suffix: string,
@@ -120,17 +120,23 @@ function compileDir(
     return { templates, found: new Set() };
   }
   for (const file of names) {
-    const path = join(dir, file);
-    try {
-      const source = readFileSync(path, 'utf8');
-      // precompile now so syntax errors surface at load, not at a machine's first boot
-      handlebars.precompile(source, { noEscape: true, strict: true });
-      templates.set(file.slice(0, -suffix.length), handlebars.compile(source, { noEscape: true, strict: true }));
-    } catch (error) {
-      errors.push(`${path}: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}`);
-    }
+    const template = compileFile(handlebars, join(dir, file), errors);
+    if (template) templates.set(file.slice(0, -suffix.length), template);
   }
   return { templates, found: new Set(names.map((file) => file.slice(0, -suffix.length))) };
+}
+
+/** One template file (noEscape, strict); null, with the error in `errors`, when it cannot be read or compiled. */
+export function compileFile(handlebars: typeof Handlebars, path: string, errors: string[]): Template | null {
+  try {
+    const source = readFileSync(path, 'utf8');
+    // precompile now so syntax errors surface at load, not at a machine's first boot
+    handlebars.precompile(source, { noEscape: true, strict: true });
+    return handlebars.compile(source, { noEscape: true, strict: true });
+  } catch (error) {
+    errors.push(`${path}: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}`);
+    return null;
+  }
 }
 
 function readSources(dir: string, suffix: string, errors: string[]): Map<string, string> {

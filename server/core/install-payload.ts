@@ -1,6 +1,8 @@
 /**
  * The role payloads the install script lays down on the installed system, all from rackboot's
- * offline assets (install-targets §4.2, §5, R-I2, R-I3). Pure: files, downloads and unit links.
+ * offline assets (install-targets §4.2, §5, R-I2, R-I3). Pure: files, downloads and unit links; the
+ * files' texts are boot-templates/install/*.hbs, rendered through the PayloadTemplates port with
+ * contexts computed here (core/payload-templates.ts).
  *
  * Kubernetes (kubeadm): the control-plane machine with the lowest IP in the role's cluster runs
  * `kubeadm init` with the CA rackboot generated (so workers can pin its hash) and a pre-shared
@@ -16,20 +18,11 @@
  */
 import type { AssetIndex } from './assets.js';
 import { parseIpv4 } from './ipv4.js';
-import type { InstallSettings, KubernetesMode, RootDownload, RootFile, UnitLink } from './install.js';
+import type { InstallSettings, KubernetesMode, KubernetesSecrets, RootDownload, RootFile, UnitLink } from './install-types.js';
+import type { KubeadmAction, KubeadmNode, PayloadTemplateContexts, PayloadTemplateName, PayloadTemplates } from './payload-templates.js';
 import type { CloudConfigContext, Role } from './render-context.js';
+import { rootFile } from './root-file.js';
 import type { Machine } from './types.js';
-
-export interface KubernetesSecrets {
-  /** [a-z0-9]{6}.[a-z0-9]{16} */
-  readonly token: string;
-  /** 64 hex digits: encrypts the control-plane certificates kubeadm uploads for joining control planes. */
-  readonly certificateKey: string;
-  readonly caCert: string;
-  readonly caKey: string;
-  /** sha256:<hex of the CA's SubjectPublicKeyInfo> */
-  readonly caCertHash: string;
-}
 
 export interface Payload {
   readonly summary: string;
@@ -48,6 +41,8 @@ export interface PayloadInput {
   readonly settings: InstallSettings;
   readonly baseUrl: string;
   readonly assets: AssetIndex;
+  /** boot-templates/install/*.hbs: the texts of the payload's files. */
+  readonly templates: PayloadTemplates;
 }
 
 const SYSTEM = '/etc/systemd/system';
@@ -112,150 +107,44 @@ export function kubernetesPayload(input: PayloadInput & { readonly secrets: Kube
   const init = mode === 'control-plane' && first.id === machine.id;
   const endpoint = `${first.ip}:${k.apiServerPort}`;
   const etcdEndpoints = role === 'dev' || !cloud.etcd ? [] : cloud.etcd.endpoints.split(',').filter((e) => e !== '').map((e) => `http://${e}`);
-  const nodeRegistration = [
-    'nodeRegistration:',
-    `  name: ${cloud.machine.name}`,
-    '  criSocket: unix:///run/containerd/containerd.sock',
-    '  kubeletExtraArgs:',
-    `    node-ip: ${cloud.machine.ip}`,
-    '    volume-plugin-dir: /opt/libexec/kubernetes/kubelet-plugins/volume/exec/',
-    ...(role === 'dev' ? ['  taints: []'] : []),
-  ];
-  let kubeadmYaml: string[];
-  let action: string;
-  if (init) {
-    action = 'init';
-    kubeadmYaml = [
-      'apiVersion: kubeadm.k8s.io/v1beta3',
-      'kind: InitConfiguration',
-      'bootstrapTokens:',
-      `  - token: "${secrets.token}"`,
-      `    ttl: "${k.tokenTtl === '0' ? '0s' : k.tokenTtl}"`,
-      '    usages: [signing, authentication]',
-      '    groups: ["system:bootstrappers:kubeadm:default-node-token"]',
-      `certificateKey: "${secrets.certificateKey}"`,
-      'localAPIEndpoint:',
-      `  advertiseAddress: ${cloud.machine.ip}`,
-      `  bindPort: ${k.apiServerPort}`,
-      ...nodeRegistration,
-      '---',
-      'apiVersion: kubeadm.k8s.io/v1beta3',
-      'kind: ClusterConfiguration',
-      `kubernetesVersion: ${k.version}`,
-      `clusterName: ${clusterNameOf(role)}`,
-      `controlPlaneEndpoint: "${endpoint}"`,
-      'networking:',
-      `  podSubnet: ${k.podSubnet}`,
-      `  serviceSubnet: ${k.serviceSubnet}`,
-      ...(etcdEndpoints.length > 0 ? ['etcd:', '  external:', '    endpoints:', ...etcdEndpoints.map((e) => `      - ${e}`)] : []),
-      'controllerManager:',
-      '  extraArgs:',
-      '    flex-volume-plugin-dir: /opt/libexec/kubernetes/kubelet-plugins/volume/exec/',
-      '',
-    ];
-  } else {
-    action = mode === 'control-plane' ? 'join-control-plane' : 'join';
-    kubeadmYaml = [
-      'apiVersion: kubeadm.k8s.io/v1beta3',
-      'kind: JoinConfiguration',
-      'discovery:',
-      '  bootstrapToken:',
-      `    apiServerEndpoint: "${endpoint}"`,
-      `    token: "${secrets.token}"`,
-      `    caCertHashes: ["${secrets.caCertHash}"]`,
-      ...nodeRegistration,
-      ...(mode === 'control-plane'
-        ? ['controlPlane:', '  localAPIEndpoint:', `    advertiseAddress: ${cloud.machine.ip}`, `    bindPort: ${k.apiServerPort}`, `  certificateKey: "${secrets.certificateKey}"`]
-        : []),
-      '',
-    ];
-  }
+  const node: KubeadmNode = { name: cloud.machine.name, ip: cloud.machine.ip, untainted: role === 'dev' };
+  const action: KubeadmAction = init ? 'init' : mode === 'control-plane' ? 'join-control-plane' : 'join';
+  const render = templateRenderer(input.templates, errors);
+  const kubeadmYaml = init
+    ? render('kubeadm-init.yaml', {
+        node,
+        token: secrets.token,
+        tokenTtl: k.tokenTtl === '0' ? '0s' : k.tokenTtl,
+        certificateKey: secrets.certificateKey,
+        apiServerPort: k.apiServerPort,
+        kubernetesVersion: k.version,
+        clusterName: clusterNameOf(role),
+        controlPlaneEndpoint: endpoint,
+        podSubnet: k.podSubnet,
+        serviceSubnet: k.serviceSubnet,
+        etcdEndpoints,
+      })
+    : render('kubeadm-join.yaml', {
+        node,
+        controlPlane: mode === 'control-plane',
+        controlPlaneEndpoint: endpoint,
+        token: secrets.token,
+        caCertHash: secrets.caCertHash,
+        certificateKey: secrets.certificateKey,
+        apiServerPort: k.apiServerPort,
+      });
   const imagesPath = downloads.find((d) => d.path.startsWith('/opt/rackboot/kubernetes/'))?.path ?? '';
-  const kubeadmCommand =
-    action === 'init' ? '/opt/bin/kubeadm init --config /etc/rackboot/kubeadm.yaml --upload-certs' : '/opt/bin/kubeadm join --config /etc/rackboot/kubeadm.yaml';
-  const helper = [
-    '#!/bin/bash',
-    `# rackboot-kubeadm: first boot of ${cloud.machine.name}: ${action} (${role}), all from rackboot's offline assets.`,
-    '# Run once by rackboot-kubeadm.service (ConditionPathExists=!/etc/kubernetes/kubelet.conf).',
-    'set -euo pipefail',
-    "images='" + imagesPath + "'",
-    'marker=/var/lib/rackboot/kubernetes-images-imported',
-    'for _ in $(seq 1 60); do',
-    '  /usr/bin/ctr version >/dev/null 2>&1 && break',
-    '  sleep 2',
-    'done',
-    'if [ -n "$images" ] && [ -s "$images" ] && [ ! -e "$marker" ]; then',
-    '  /usr/bin/ctr -n k8s.io images import "$images"',
-    '  mkdir -p "$(dirname "$marker")"',
-    '  touch "$marker"',
-    'fi',
-    'modprobe br_netfilter || true',
-    'modprobe overlay || true',
-    'sysctl --system >/dev/null',
-    `exec ${kubeadmCommand}`,
-    '',
-  ].join('\n');
   const files: RootFile[] = [
-    rootFile('/etc/rackboot/kubeadm.yaml', '0600', kubeadmYaml.join('\n')),
+    rootFile('/etc/rackboot/kubeadm.yaml', '0600', kubeadmYaml),
     ...(init ? [rootFile('/etc/kubernetes/pki/ca.crt', '0644', ensureNewline(secrets.caCert)), rootFile('/etc/kubernetes/pki/ca.key', '0600', ensureNewline(secrets.caKey))] : []),
-    rootFile('/opt/rackboot/bin/rackboot-kubeadm', '0755', helper),
-    rootFile(
-      `${SYSTEM}/kubelet.service`,
-      '0644',
-      [
-        '[Unit]',
-        `Description=kubelet, the Kubernetes node agent (${k.version}, installed by rackboot)`,
-        'Wants=network-online.target containerd.service',
-        'After=network-online.target containerd.service',
-        'StartLimitIntervalSec=0',
-        '[Service]',
-        'ExecStart=/opt/bin/kubelet',
-        'Restart=always',
-        'RestartSec=10',
-        '[Install]',
-        'WantedBy=multi-user.target',
-        '',
-      ].join('\n'),
-    ),
-    rootFile(
-      `${SYSTEM}/kubelet.service.d/10-kubeadm.conf`,
-      '0644',
-      [
-        '[Service]',
-        'Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"',
-        'Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"',
-        'EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env',
-        'EnvironmentFile=-/etc/default/kubelet',
-        'ExecStart=',
-        'ExecStart=/opt/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS',
-        '',
-      ].join('\n'),
-    ),
-    rootFile(
-      `${SYSTEM}/rackboot-kubeadm.service`,
-      '0644',
-      [
-        '[Unit]',
-        `Description=kubeadm ${action} on first boot (rackboot, ${role})`,
-        'Wants=network-online.target containerd.service',
-        'After=network-online.target containerd.service time-sync.target',
-        'ConditionPathExists=!/etc/kubernetes/kubelet.conf',
-        'StartLimitIntervalSec=0',
-        '[Service]',
-        'Type=oneshot',
-        'RemainAfterExit=yes',
-        'ExecStart=/opt/rackboot/bin/rackboot-kubeadm',
-        'Restart=on-failure',
-        'RestartSec=30',
-        'TimeoutStartSec=1800',
-        '[Install]',
-        'WantedBy=multi-user.target',
-        '',
-      ].join('\n'),
-    ),
-    rootFile('/etc/modules-load.d/rackboot-kubernetes.conf', '0644', 'br_netfilter\noverlay\n'),
-    rootFile('/etc/sysctl.d/90-rackboot-kubernetes.conf', '0644', 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n'),
+    rootFile('/opt/rackboot/bin/rackboot-kubeadm', '0755', render('rackboot-kubeadm.sh', { machineName: cloud.machine.name, role, action, init, imagesPath })),
+    rootFile(`${SYSTEM}/kubelet.service`, '0644', render('kubelet.service', { kubernetesVersion: k.version })),
+    rootFile(`${SYSTEM}/kubelet.service.d/10-kubeadm.conf`, '0644', render('kubelet-10-kubeadm.conf', {})),
+    rootFile(`${SYSTEM}/rackboot-kubeadm.service`, '0644', render('rackboot-kubeadm.service', { action, role })),
+    rootFile('/etc/modules-load.d/rackboot-kubernetes.conf', '0644', render('kubernetes-modules-load.conf', {})),
+    rootFile('/etc/sysctl.d/90-rackboot-kubernetes.conf', '0644', render('kubernetes-sysctl.conf', {})),
   ];
+  if (errors.length > 0) return { ok: false, errors };
   const enable: UnitLink[] = [
     { unit: 'containerd.service', wantedBy: 'multi-user.target', target: '/usr/lib/systemd/system/containerd.service' },
     { unit: 'kubelet.service', wantedBy: 'multi-user.target', target: `${SYSTEM}/kubelet.service` },
@@ -282,53 +171,20 @@ export function dcosPayload(input: PayloadInput): PayloadResult {
   const resolvers = settings.dcos.resolvers.length > 0 ? settings.dcos.resolvers : cloud.machine.dns;
   if (resolvers.length === 0) return { ok: false, errors: ['DC/OS needs local resolvers: set install.dcos.resolvers or the subnet\'s dns'] };
   const bootstrapUrl = `${input.baseUrl}/assets/dcos/${version}`;
-  const helper = [
-    '#!/bin/bash',
-    `# rackboot-dcos-install: first boot of ${cloud.machine.name}: install DC/OS as ${dcosRole} from rackboot's`,
-    '# bootstrap tree (genconf/serve). dcos_install.sh is checked against the manifest rackboot imported.',
-    'set -euo pipefail',
-    `url='${bootstrapUrl}/dcos_install.sh'`,
-    `sha256='${installer.sha256}'`,
-    'dest=/opt/rackboot/dcos/dcos_install.sh',
-    'mkdir -p "$(dirname "$dest")"',
-    'delay=5',
-    'for attempt in $(seq 1 20); do',
-    '  if /usr/bin/curl -fsSL --connect-timeout 10 --max-time 600 -o "$dest.part" "$url"; then break; fi',
-    '  [ "$attempt" -lt 20 ] || { echo "rackboot-dcos-install: $url: giving up" >&2; exit 1; }',
-    '  sleep "$delay"',
-    '  delay=$(( delay < 60 ? delay * 2 : 60 ))',
-    'done',
-    'echo "$sha256  $dest.part" | sha256sum -c --quiet - || { echo "rackboot-dcos-install: dcos_install.sh does not match the manifest" >&2; exit 1; }',
-    'mv -f "$dest.part" "$dest"',
-    `exec /bin/bash "$dest" --no-block-dcos-setup ${dcosRole}`,
-    '',
-  ].join('\n');
+  const errors: string[] = [];
+  const render = templateRenderer(input.templates, errors);
   const files: RootFile[] = [
-    rootFile('/etc/rackboot/dcos/ip-detect', '0755', `#!/bin/sh\n# ip-detect for ${cloud.machine.name}: its static address (DC/OS needs one that never changes)\necho ${cloud.machine.ip}\n`),
+    rootFile('/etc/rackboot/dcos/ip-detect', '0755', render('dcos-ip-detect.sh', { machineName: cloud.machine.name, ip: cloud.machine.ip })),
     rootFile('/etc/rackboot/dcos/bootstrap-url', '0644', `${bootstrapUrl}\n`),
-    rootFile('/etc/resolv.conf', '0644', `${resolvers.map((r) => `nameserver ${r}`).join('\n')}\n${cloud.machine.domain ? `search ${cloud.machine.domain}\n` : ''}`),
-    rootFile('/opt/rackboot/bin/rackboot-dcos-install', '0755', helper),
+    rootFile('/etc/resolv.conf', '0644', render('resolv.conf', { nameservers: resolvers, search: cloud.machine.domain })),
     rootFile(
-      `${SYSTEM}/rackboot-dcos-install.service`,
-      '0644',
-      [
-        '[Unit]',
-        `Description=Install DC/OS (${dcosRole}) from rackboot on first boot`,
-        'Wants=network-online.target',
-        'After=network-online.target docker.service time-sync.target',
-        'Requires=docker.service',
-        'ConditionPathExists=!/opt/mesosphere/active',
-        '[Service]',
-        'Type=oneshot',
-        'RemainAfterExit=yes',
-        'ExecStart=/opt/rackboot/bin/rackboot-dcos-install',
-        'TimeoutStartSec=0',
-        '[Install]',
-        'WantedBy=multi-user.target',
-        '',
-      ].join('\n'),
+      '/opt/rackboot/bin/rackboot-dcos-install',
+      '0755',
+      render('rackboot-dcos-install.sh', { machineName: cloud.machine.name, dcosRole, bootstrapUrl, installerSha256: installer.sha256 }),
     ),
+    rootFile(`${SYSTEM}/rackboot-dcos-install.service`, '0644', render('rackboot-dcos-install.service', { dcosRole })),
   ];
+  if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
     payload: {
@@ -341,12 +197,19 @@ export function dcosPayload(input: PayloadInput): PayloadResult {
   };
 }
 
-/** A file for ROOT with a here-document delimiter its content does not contain as a line. */
-export function rootFile(path: string, mode: string, content: string): RootFile {
-  const lines = new Set(content.split('\n'));
-  let delimiter = 'RACKBOOT_EOF';
-  for (let n = 1; lines.has(delimiter); n++) delimiter = `RACKBOOT_EOF_${n}`;
-  return { path, mode, content, delimiter };
+/**
+ * Renders payload templates; a template error (an operator's edit the context does not satisfy)
+ * joins `errors`, so the machine gets render-failed with the reason instead of an exception.
+ */
+function templateRenderer(templates: PayloadTemplates, errors: string[]) {
+  return <N extends PayloadTemplateName>(name: N, context: PayloadTemplateContexts[N]): string => {
+    try {
+      return templates.payloadFile(name, context);
+    } catch (error) {
+      errors.push(`boot-templates/install/${name}.hbs: ${(error as Error).message}`);
+      return '';
+    }
+  };
 }
 
 function clusterNameOf(role: Role): string {
@@ -355,18 +218,4 @@ function clusterNameOf(role: Role): string {
 
 function ensureNewline(text: string): string {
   return text.endsWith('\n') ? text : `${text}\n`;
-}
-
-/** systemd's path escaping for mount unit names: /var/lib/docker -> var-lib-docker.mount. */
-export function mountUnitName(path: string): string {
-  const trimmed = path.replace(/^\/+|\/+$/g, '');
-  const escaped = trimmed
-    .split('/')
-    .map((part) =>
-      [...part]
-        .map((c, i) => (/[A-Za-z0-9:_]/.test(c) || (c === '.' && i > 0) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
-        .join(''),
-    )
-    .join('-');
-  return `${escaped === '' ? '-' : escaped}.mount`;
 }

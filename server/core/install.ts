@@ -7,130 +7,10 @@
  * 7 installed (then reboot). Every file written onto the installed ROOT is listed here with its
  * step, so tests can check them (units: systemd-analyze verify; scripts: shellcheck).
  */
-import type { AssetIndex, AssetManifest } from './assets.js';
-import { dcosPayload, kubernetesPayload, mountUnitName, rootFile, type KubernetesSecrets, type Payload, type PayloadInput } from './install-payload.js';
-import type { Role } from './render-context.js';
-
-export { rootFile, type KubernetesSecrets } from './install-payload.js';
-
-export interface PartitionSpec {
-  readonly label: string;
-  /** absent: the rest of the disk */
-  readonly sizeMiB?: number | undefined;
-  readonly filesystem: 'ext4' | 'xfs' | 'btrfs' | 'vfat' | 'none';
-  readonly mountPoint?: string | undefined;
-}
-
-export interface HardwareMinimums {
-  readonly cpus: number;
-  readonly memoryMb: number;
-  readonly disks: number;
-  readonly diskMb: number;
-  readonly nics: number;
-}
-
-export type KubernetesMode = 'control-plane' | 'worker' | 'etcd-member';
-export type DcosRole = 'master' | 'slave' | 'slave_public';
-
-export interface RoleInstall {
-  readonly minimums: HardwareMinimums;
-  readonly profile: string;
-  readonly payload: 'none' | 'kubernetes' | 'dcos';
-  readonly kubernetes: KubernetesMode;
-  readonly dcos: DcosRole;
-  readonly osVersion?: string | undefined;
-}
-
-export interface KubernetesSettings {
-  readonly version: string;
-  readonly binaries: readonly string[];
-  readonly images: string;
-  readonly podSubnet: string;
-  readonly serviceSubnet: string;
-  readonly tokenTtl: string;
-  readonly apiServerPort: number;
-}
-
-/** The `install:` block of the config, as the core sees it. */
-export interface InstallSettings {
-  readonly os: { readonly mirror: string; readonly version?: string | undefined; readonly image: string };
-  readonly diskRules: readonly string[];
-  readonly profiles: Readonly<Record<string, readonly PartitionSpec[]>>;
-  readonly roles: Readonly<Record<Role, RoleInstall>>;
-  readonly maxClockSkewSeconds: number;
-  readonly dryRun: boolean;
-  readonly kubernetes: KubernetesSettings;
-  readonly dcos: { readonly version?: string | undefined; readonly resolvers: readonly string[] };
-  readonly stuck: { readonly checkIntervalSeconds: number; readonly timeouts: Readonly<Partial<Record<string, number | undefined>>> };
-}
-
-/** Renders boot-templates/install.sh.hbs (server/install/templates.ts). */
-export interface InstallRenderer {
-  installScript(context: InstallScriptContext): string;
-}
-
-/** What the Provisioner needs for install mode; set by server/install/enable.ts when the server starts. */
-export interface InstallExtension {
-  readonly settings: InstallSettings;
-  readonly renderer: InstallRenderer;
-  readonly assets: AssetIndex;
-  /** Cluster secrets rackboot generated (CA, bootstrap token, certificate key); null: no Kubernetes payload can render. */
-  readonly kubernetes: KubernetesSecrets | null;
-}
-
-/** A file the script writes onto the installed system's ROOT file system. */
-export interface RootFile {
-  readonly path: string;
-  /** octal, e.g. '0644' */
-  readonly mode: string;
-  readonly content: string;
-  /** The here-document delimiter: a line the content does not contain. */
-  readonly delimiter: string;
-}
-
-export interface RootDownload {
-  readonly url: string;
-  readonly sha256: string;
-  readonly bytes: number;
-  /** Where on ROOT. */
-  readonly path: string;
-  readonly mode: string;
-}
-
-/** A unit enabled by a symlink: <ROOT>/etc/systemd/system/<wantedBy>.wants/<unit> -> <target>. */
-export interface UnitLink {
-  readonly unit: string;
-  readonly wantedBy: string;
-  readonly target: string;
-}
-
-export interface InstallScriptContext {
-  readonly machine: { readonly name: string; readonly ip: string; readonly role: Role; readonly mac: string; readonly fqdn: string };
-  readonly callbackUrl: string;
-  readonly timeUrl: string;
-  readonly allowWipe: boolean;
-  readonly dryRun: boolean;
-  readonly maxClockSkewSeconds: number;
-  readonly minimums: HardwareMinimums & { readonly diskBytes: string };
-  readonly diskRules: readonly string[];
-  readonly image: {
-    readonly url: string;
-    readonly name: string;
-    readonly mirror: string;
-    readonly version: string;
-    readonly bytes: number;
-    readonly sha256: string;
-    readonly sha512: string;
-    readonly compression: 'bz2' | 'gz' | 'xz' | 'none';
-  };
-  readonly profile: string;
-  readonly partitions: ReadonlyArray<{ readonly label: string; readonly sizeMiB: number; readonly filesystem: string }>;
-  readonly payload: { readonly kind: 'none' | 'kubernetes' | 'dcos'; readonly summary: string };
-  readonly files: { readonly os: readonly RootFile[]; readonly payload: readonly RootFile[]; readonly network: readonly RootFile[] };
-  readonly downloads: readonly RootDownload[];
-  readonly enable: readonly UnitLink[];
-  readonly mask: readonly string[];
-}
+import type { AssetManifest } from './assets.js';
+import { dcosPayload, kubernetesPayload, type Payload, type PayloadInput } from './install-payload.js';
+import type { InstallScriptContext, KubernetesSecrets, RootFile, UnitLink } from './install-types.js';
+import { rootFile } from './root-file.js';
 
 export interface InstallInput extends PayloadInput {
   readonly kubernetes: KubernetesSecrets | null;
@@ -177,12 +57,13 @@ export function buildInstallContext(input: InstallInput): InstallContextResult {
       settings,
       baseUrl: input.baseUrl,
       assets: input.assets,
+      templates: input.templates,
       secrets: input.kubernetes,
     });
     if (result.ok) payload = result.payload;
     else errors.push(...result.errors);
   } else if (roleSettings.payload === 'dcos') {
-    const result = dcosPayload({ machine, inventory: input.inventory, cloud, settings, baseUrl: input.baseUrl, assets: input.assets });
+    const result = dcosPayload({ machine, inventory: input.inventory, cloud, settings, baseUrl: input.baseUrl, assets: input.assets, templates: input.templates });
     if (result.ok) payload = result.payload;
     else errors.push(...result.errors);
   }
@@ -300,4 +181,18 @@ function findUnsafe(context: InstallScriptContext): string | null {
     if (!/^https?:\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,=%-]+$/.test(value)) return `URL ${JSON.stringify(value)} has characters that do not belong in a URL`;
   }
   return null;
+}
+
+/** systemd's path escaping for mount unit names: /var/lib/docker -> var-lib-docker.mount. */
+export function mountUnitName(path: string): string {
+  const trimmed = path.replace(/^\/+|\/+$/g, '');
+  const escaped = trimmed
+    .split('/')
+    .map((part) =>
+      [...part]
+        .map((c, i) => (/[A-Za-z0-9:_]/.test(c) || (c === '.' && i > 0) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
+        .join(''),
+    )
+    .join('-');
+  return `${escaped === '' ? '-' : escaped}.mount`;
 }

@@ -10,7 +10,8 @@ import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, typ
 import type { RogueSighting } from './dhcp-guard.js';
 import { normaliseMac } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
-import { buildInstallContext, type InstallExtension, type InstallRenderer, type InstallScriptContext } from './install.js';
+import { buildInstallContext } from './install.js';
+import type { InstallExtension, InstallRenderer, InstallScriptContext } from './install-types.js';
 import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
@@ -519,6 +520,7 @@ export class Provisioner {
       settings: extension.settings,
       baseUrl: this.settings.publicUrl,
       assets: extension.assets,
+      templates: extension.renderer,
       kubernetes: extension.kubernetes,
       userData: userData.text.endsWith('\n') ? userData.text : `${userData.text}\n`,
       allowWipe: this.wipeAllowed(machine),

@@ -9,7 +9,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomInt, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubernetesSecrets } from '../core/install.js';
+import type { KubernetesSecrets } from '../core/install-types.js';
 
 // --- a little DER ------------------------------------------------------------------------------------
 function tlv(tag: number, content: Buffer): Buffer {

@@ -11,7 +11,7 @@ import { constants, promises as fs, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { normaliseTftpPath } from '../core/tftp-path.js';
 import type { Logger } from '../log.js';
-import type { TftpContent, TftpRequestInfo, TftpResolver } from '../protocol/tftp/content.js';
+import type { TftpContent, TftpRequestInfo, TftpResolver } from '../core/tftp-content.js';
 
 export interface RootResolverOptions {
   readonly root: string;

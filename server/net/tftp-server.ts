@@ -46,13 +46,13 @@ import type {
   TftpResolver,
   TftpTransferResult,
   TftpTransferSummary,
-} from '../protocol/tftp/content.js';
+} from '../core/tftp-content.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, negotiateOptions, optionsRecord } from '../protocol/tftp/options.js';
 import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome, type SendPlan } from '../protocol/tftp/sender.js';
 import { DataPacketsCache, DEFAULT_MAX_FRAMED_BYTES, type DataPackets } from '../protocol/tftp/data-packets.js';
 import { closeSocket } from './udp.js';
 
-export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../protocol/tftp/content.js';
+export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../core/tftp-content.js';
 
 export interface TftpServerOptions {
   /** A specific unicast address; wildcards are refused (see the file comment). */

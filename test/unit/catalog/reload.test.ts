@@ -77,3 +77,31 @@ test('in install mode a reload also takes install.sh.hbs, all or nothing', () =>
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('in install mode a reload also takes boot-templates/install/*.hbs, all or nothing', () => {
+  const { root, dirs, config } = copiedCatalog();
+  try {
+    const t = installProvisioner();
+    const s1 = t.store.machineByName('s1')!;
+    const installScript = (): string => {
+      const rendered = t.provisioner.renderInstallScript(t.store.machineByName('s1')!, s1.bootToken ?? 'tok-s1');
+      assert.ok(rendered.ok, rendered.ok ? '' : rendered.errors.join('\n'));
+      return rendered.text;
+    };
+    const before = installScript();
+    const unitPath = join(dirs.bootTemplates, 'install', 'rackboot-kubeadm.service.hbs');
+    const shippedUnit = readFileSync(unitPath, 'utf8');
+
+    writeFileSync(unitPath, `${shippedUnit}{{#if unclosed}}\n`);
+    const errors = reloadCatalog(config!, t.provisioner, silentLogger(), dirs);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0] ?? '', /install\/rackboot-kubeadm\.service\.hbs/);
+    assert.equal(installScript(), before, 'the old payload templates still serve');
+
+    writeFileSync(unitPath, `${shippedUnit}# reloaded by SIGHUP\n`);
+    assert.deepEqual(reloadCatalog(config!, t.provisioner, silentLogger(), dirs), []);
+    assert.match(installScript(), /^# reloaded by SIGHUP$/m);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { InstallScriptContext, RootFile } from '../../../server/core/install.js';
+import type { InstallScriptContext, RootFile } from '../../../server/core/install-types.js';
 import { installProvisioner, sampleInstallSettings, SAMPLE_IMAGE } from '../../helpers/install.js';
 
 const GOLDEN = join(import.meta.dirname, '..', '..', 'fixtures', 'golden', 'install');

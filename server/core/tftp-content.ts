@@ -1,9 +1,10 @@
 /**
- * The contract between the TFTP adapter and whatever decides what a path serves (a confined
- * root directory, or content the core generates). Kept here, free of I/O, so core code can
- * produce TftpContent without importing the socket adapter.
+ * The TFTP content port: the contract between the TFTP adapter (net/tftp-server.ts) and whatever
+ * decides what a path serves (a confined root directory, or content the core generates). A port,
+ * not wire format, so it lives in core/: core code can produce TftpContent without importing the
+ * socket adapter.
  */
-import type { Endpoint } from '../../core/types.js';
+import type { Endpoint } from './types.js';
 
 export type TftpContent =
   /** Served from memory; the size is known before the OACK, so tsize is exact. */
