@@ -9,7 +9,7 @@
  */
 import type { AssetIndex, AssetManifest } from './assets.js';
 import { dcosPayload, kubernetesPayload, mountUnitName, rootFile, type KubernetesSecrets, type Payload, type PayloadInput } from './install-payload.js';
-import type { Role } from './render-context.js';
+import type { Role } from './roles.js';
 
 export { rootFile, type KubernetesSecrets } from './install-payload.js';
 

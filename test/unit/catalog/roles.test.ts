@@ -21,7 +21,7 @@ import { validateCloudConfig } from '../../../server/catalog/cloud-config-check.
 import { buildCloudConfigContext } from '../../../server/core/cloud-config-context.js';
 import { computeEtcd } from '../../../server/core/cluster.js';
 import type { CloudConfigContext } from '../../../server/core/render-context.js';
-import type { BootMode, Role } from '../../../server/core/render-context.js';
+import type { BootMode, Role } from '../../../server/core/roles.js';
 import type { Machine } from '../../../server/core/types.js';
 import { findExecutable } from '../../../server/lab/prereqs.js';
 import { catalogDirs } from '../../../server/paths.js';
