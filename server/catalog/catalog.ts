@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findChoice, type Menu } from '../core/menu.js';
 import type { BootScriptName, Renderer } from '../core/provisioner.js';
+import { roleSpec } from '../core/roles.js';
 import { validateCloudConfig } from './cloud-config-check.js';
 import { loadMenus } from './menu-loader.js';
 
@@ -174,8 +175,10 @@ function checkMenus(
 ): void {
   for (const menu of menus.values()) {
     for (const entry of menu.entries) {
-      if (entry.kind === 'role' && !cloudFiles.has(entry.role)) {
-        errors.push(`${join(dirs.menus, `${menu.name}.yaml`)}: entry ${entry.id} boots role ${entry.role}, but ${join(dirs.cloudConfigs, `${entry.role}.yaml.hbs`)} does not exist`);
+      if (entry.kind !== 'role') continue;
+      const template = roleSpec(entry.role).template;
+      if (!cloudFiles.has(template)) {
+        errors.push(`${join(dirs.menus, `${menu.name}.yaml`)}: entry ${entry.id} boots role ${entry.role}, but ${join(dirs.cloudConfigs, `${template}.yaml.hbs`)} does not exist`);
       }
     }
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Menu, MenuEntry } from '../core/menu.js';
-import { ROLES } from '../core/render-context.js';
+import { BOOT_MODES, ROLES } from '../core/roles.js';
 
 // iPXE prints labels on one line and reads ids as tokens: no control characters, no spaces in ids.
 const label = z
@@ -16,7 +16,7 @@ const id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, di
 
 const entrySchema = z.union([
   z.strictObject({ section: label }),
-  z.strictObject({ id, label, role: z.enum(ROLES), mode: z.enum(['memory', 'install']) }),
+  z.strictObject({ id, label, role: z.enum(ROLES), mode: z.enum(BOOT_MODES) }),
   z.strictObject({ id, label, action: z.enum(['local-disk', 'debug']) }),
 ]);
 

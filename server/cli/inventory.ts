@@ -3,12 +3,11 @@
  */
 import { Option, type Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { isRole } from '../core/cloud-config-context.js';
 import { EXPORT_FORMATS, exportInventory, type ExportFormat } from '../core/export.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import { isIpv4 } from '../core/ipv4.js';
 import { previewDhcp } from '../core/preview-dhcp.js';
-import { ROLES, type BootMode } from '../core/render-context.js';
+import { isRole, ROLES, type BootMode } from '../core/roles.js';
 import type { Machine } from '../core/types.js';
 import { dhcpSettings } from '../services/dhcp-service.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, publicMachine, type CliContext } from './context.js';

@@ -4,6 +4,7 @@
  * DC/OS payload of each role) and the server's stuck-state timeouts. See docs/install.md.
  */
 import { z } from 'zod';
+import { ROLE_TABLE, type Role, type RoleInstallDefaults } from '../core/roles.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 /** A version folder of an imported mirror (rackboot assets import): `1.2.3`, `v1.31.2`, `4081.2.0`. */
@@ -34,7 +35,7 @@ const minimumsSchema = z.strictObject({
   nics: z.number().int().min(1).default(1),
 });
 
-const roleInstallSchema = (payload: 'none' | 'kubernetes', kubernetes: 'control-plane' | 'worker' | 'etcd-member') =>
+const roleInstallSchema = ({ payload, kubernetes }: RoleInstallDefaults) =>
   z
     .strictObject({
       minimums: minimumsSchema.prefault({}),
@@ -73,14 +74,9 @@ export const installSchema = z
       .default(['by-id:wwn-*', 'by-id:nvme-eui.*', 'by-id:nvme-*', 'by-id:ata-*', 'by-id:scsi-*', 'by-id:virtio-*', 'by-path:pci-*']),
     /** Partition profiles: data partitions appended after the OS image's own partitions. `default` is empty. */
     profiles: z.record(z.string().regex(NAME), z.array(partitionSchema)).default({}),
+    /** One entry per role; its defaults are the role table's (core/roles.ts). */
     roles: z
-      .strictObject({
-        dev: roleInstallSchema('none', 'control-plane'),
-        small: roleInstallSchema('kubernetes', 'control-plane'),
-        test: roleInstallSchema('kubernetes', 'etcd-member'),
-        'production-central': roleInstallSchema('kubernetes', 'control-plane'),
-        'production-worker': roleInstallSchema('kubernetes', 'worker'),
-      })
+      .strictObject(Object.fromEntries(ROLE_TABLE.map((r) => [r.name, roleInstallSchema(r.install)])) as Record<Role, ReturnType<typeof roleInstallSchema>>)
       .prefault({}),
     /** The script sets the clock from rackboot's /time and fails when it stays off by more than this. */
     maxClockSkewSeconds: z.number().int().min(1).max(3600).default(5),

@@ -2,7 +2,7 @@
  * What a known machine boots next, and the values its iPXE script is rendered with. Pure.
  */
 import type { Menu } from './menu.js';
-import type { BootMode } from './render-context.js';
+import type { BootMode } from './roles.js';
 import type { Machine } from './types.js';
 
 export interface OsImage {

@@ -5,7 +5,8 @@
 import { computeEtcd } from './cluster.js';
 import type { DhcpSubnet } from './dhcp-decision.js';
 import { cidrContains, cidrNetmask, parseCidr } from './ipv4.js';
-import { ROLES, type CloudConfigContext, type Role } from './render-context.js';
+import type { CloudConfigContext } from './render-context.js';
+import { isRole, roleSpec, ROLES } from './roles.js';
 import type { Machine } from './types.js';
 
 export interface ClusterSettings {
@@ -31,13 +32,9 @@ export type CloudConfigContextResult =
   | { readonly ok: true; readonly template: string; readonly context: CloudConfigContext; readonly warnings: readonly string[] }
   | { readonly ok: false; readonly errors: readonly string[] };
 
-export function isRole(value: string | null): value is Role {
-  return value !== null && (ROLES as readonly string[]).includes(value);
-}
-
 /** The cloud-config template a machine gets: its role's, or `fallback` when it has none. */
 export function templateFor(machine: Machine, fallback: string): string {
-  return isRole(machine.role) ? machine.role : fallback;
+  return isRole(machine.role) ? roleSpec(machine.role).template : fallback;
 }
 
 export function buildCloudConfigContext(input: CloudConfigInput, fallbackTemplate: string): CloudConfigContextResult {

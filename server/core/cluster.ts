@@ -1,12 +1,14 @@
 /**
  * etcd membership for the CoreOS cluster architectures, computed from the inventory alone so that every
- * rackboot instance (and every render of every machine) reaches the same answer:
+ * rackboot instance (and every render of every machine) reaches the same answer. Who is a member and
+ * who a gateway, and how many members a cluster may have, is the role table's (core/roles.ts):
  *
- * - `dev`: no etcd.
- * - `small`: every `small` machine is a member (3..9; an even count is a warning).
- * - `test`: the `test` machine with the lowest IP is the only member; the others run a local gateway to it.
- * - `production-central`: every central machine is a member (3..7; 4, 6 and 7 are warnings, 3 or 5 recommended).
- * - `production-worker`: a local gateway to the central members (the central set must itself be valid).
+ * - `none` (dev): no etcd.
+ * - `member` (small, production-central): every machine of the role is a member; the count must be in
+ *   the role's range, an even count is a warning, and so is one above the recommended counts.
+ * - `lowest-ip-member` (test): the machine of the role with the lowest IP is the only member; the
+ *   others run a local gateway to it.
+ * - `gateway` (production-worker): a local gateway to the members of its cluster (whose set must itself be valid).
  *
  * Members are ordered by IP (numerically, then by name). Everything this module puts into the context
  * reaches systemd unit files unquoted, so every name, IP, the cluster name and the binary URL are
@@ -15,7 +17,8 @@
 import { createHash } from 'node:crypto';
 import { isValidMachineName } from './identifiers.js';
 import { parseIpv4 } from './ipv4.js';
-import { ROLES, type EtcdContext, type Role } from './render-context.js';
+import type { EtcdContext } from './render-context.js';
+import { etcdMembers, isRole, roleSpec, ROLES, type MemberCount, type Role } from './roles.js';
 
 export interface ClusterMachine {
   readonly name: string;
@@ -40,13 +43,6 @@ export type EtcdResult =
 
 export const ETCD_PEER_PORT = 2380;
 export const ETCD_CLIENT_PORT = 2379;
-export const SMALL_MIN = 3;
-export const SMALL_MAX = 9;
-export const CENTRAL_MIN = 3;
-export const CENTRAL_MAX = 7;
-
-/** Which members a role's etcd cluster has; the token's group names the cluster. */
-type Group = 'small' | 'test' | 'production';
 
 interface Member {
   readonly name: string;
@@ -68,7 +64,10 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
     return { ok: false, errors: [`${describe(machine.name)} has role ${JSON.stringify(machine.role)}, which is not one of ${ROLES.join(', ')}.`] };
   }
   const role = machine.role;
-  if (role === 'dev') return { ok: true, etcd: null, warnings: [] };
+  const spec = roleSpec(role);
+  const holders = etcdMembers(role);
+  if (spec.cluster === null || holders === null) return { ok: true, etcd: null, warnings: [] };
+  const memberRole = holders.role;
 
   const errors: string[] = [];
   if (!CLUSTER_NAME.test(input.clusterName)) {
@@ -77,8 +76,8 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
   if (!SAFE_URL.test(input.binaryUrl)) {
     errors.push(`The etcd binary URL ${JSON.stringify(input.binaryUrl)} must be an http(s) URL without spaces, quotes, backslashes, semicolons, "%" or "$" (it is written into a systemd unit).`);
   }
-  if (role === 'test' || role === 'production-worker') {
-    // small and production-central machines are members: memberSet checks them with the others.
+  if (spec.etcd.kind !== 'member') {
+    // machines of a member role are checked by memberSet with the others.
     if (!isValidMachineName(machine.name)) {
       errors.push(`${describe(machine.name)} is not a valid host name (lower-case letters, digits and hyphens).`);
     }
@@ -90,31 +89,26 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
   }
 
   const everyone = [...input.inventory.filter((m) => m.name !== machine.name), machine];
-  const group: Group = role === 'small' ? 'small' : role === 'test' ? 'test' : 'production';
   const warnings: string[] = [];
   let members: Member[];
-  if (role === 'small') {
-    const set = memberSet(everyone, 'small', errors);
-    members = set.members;
-    checkSize('small', set.total, errors, warnings);
-  } else if (role === 'test') {
-    // Only the lowest-IP test machine needs to be valid here; the others are gateways and need only their own IP.
-    const candidates = everyone.filter((m) => m.role === 'test' && parseIpv4(m.ip ?? '') !== null);
+  if (holders.etcd.kind === 'lowest-ip-member') {
+    // Only the lowest-IP machine needs to be valid here; the others are gateways and need only their own IP.
+    const candidates = everyone.filter((m) => m.role === memberRole && parseIpv4(m.ip ?? '') !== null);
     const [first, second] = sortMembers(candidates.map(toMember));
     members = first === undefined ? [] : [first];
     if (first !== undefined && !isValidMachineName(first.name)) {
-      errors.push(`test machine ${JSON.stringify(first.name)} would be the etcd member, but it is not a valid host name.`);
+      errors.push(`${memberRole} machine ${JSON.stringify(first.name)} would be the etcd member, but it is not a valid host name.`);
     }
     if (first !== undefined && second !== undefined && first.ipValue === second.ipValue) {
-      errors.push(`test machines ${first.name} and ${second.name} share the IP ${first.ip}; the etcd member needs its own address.`);
+      errors.push(`${memberRole} machines ${first.name} and ${second.name} share the IP ${first.ip}; the etcd member needs its own address.`);
     }
   } else {
-    const set = memberSet(everyone, 'production-central', errors);
+    const set = memberSet(everyone, memberRole, errors);
     members = set.members;
-    if (role === 'production-worker' && set.total === 0) {
-      errors.push(`production-worker ${machine.name} has no production-central machines to reach; register 3 or 5 central nodes first.`);
+    if (spec.etcd.kind === 'gateway' && set.total === 0) {
+      errors.push(`${role} ${machine.name} has no ${memberRole} machines to reach; ${spec.etcd.withoutMembers}.`);
     } else {
-      checkSize('production-central', set.total, errors, warnings);
+      checkSize(memberRole, holders.etcd.count, set.total, errors, warnings);
     }
   }
   if (errors.length > 0) return { ok: false, errors };
@@ -123,7 +117,7 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
   const initialCluster = members.map((m) => `${m.name}=${peerUrl(m)}`).join(',');
   const endpoints = members.map((m) => `${m.ip}:${ETCD_CLIENT_PORT}`).join(',');
   const self = members.find((m) => m.name === machine.name);
-  const isMember = role !== 'production-worker' && self !== undefined;
+  const isMember = spec.etcd.kind !== 'gateway' && self !== undefined;
   return {
     ok: true,
     warnings,
@@ -131,7 +125,7 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
       member: isMember,
       name: isMember ? machine.name : '',
       initialCluster,
-      token: clusterToken(input.clusterName, group, members),
+      token: clusterToken(input.clusterName, spec.cluster, members),
       state: 'new',
       peerUrl: isMember && self ? peerUrl(self) : '',
       clientUrl: isMember && self ? `http://${self.ip}:${ETCD_CLIENT_PORT}` : '',
@@ -150,10 +144,6 @@ export function clusterToken(clusterName: string, group: string, members: Readon
   const list = members.map((m) => `${m.name}=${m.ip}`).sort().join(',');
   const digest = createHash('sha256').update(list).digest('hex').slice(0, 10);
   return `rackboot-${clusterName}-${group}-${digest}`;
-}
-
-function isRole(value: string): value is Role {
-  return (ROLES as readonly string[]).includes(value);
 }
 
 function describe(name: string): string {
@@ -195,21 +185,23 @@ function memberSet(everyone: ReadonlyArray<ClusterMachine>, role: Role, errors: 
   return { members, total: found.length };
 }
 
-function checkSize(role: 'small' | 'production-central', count: number, errors: string[], warnings: string[]): void {
-  const [min, max] = role === 'small' ? [SMALL_MIN, SMALL_MAX] : [CENTRAL_MIN, CENTRAL_MAX];
+function checkSize(role: Role, rule: MemberCount, count: number, errors: string[], warnings: string[]): void {
+  const { min, max, recommended } = rule;
+  const advised = recommended?.join(' or ');
+  const largestAdvised = recommended === undefined ? max : Math.max(...recommended);
   if (count < min) {
-    const need = role === 'small' ? `at least ${min}` : '3 or 5';
-    errors.push(`${role} has ${count} member${count === 1 ? '' : 's'}; etcd needs ${need} for fault tolerance.`);
+    errors.push(`${role} has ${count} member${count === 1 ? '' : 's'}; etcd needs ${advised ?? `at least ${min}`} for fault tolerance.`);
   } else if (count > max) {
-    errors.push(role === 'small'
-      ? `small has ${count} members; a small cluster runs etcd on every node and supports at most ${max} (use production-central and production-worker beyond that).`
-      : `production-central has ${count} members; at most ${max} are supported and 3 or 5 are recommended.`);
+    errors.push(`${role} has ${count} members; ${rule.overMax}.`);
   } else if (count % 2 === 0) {
-    const t = faultTolerance(count);
-    warnings.push(`${role} has ${count} members; an even count adds no fault tolerance (${count} members survive ${t} failure${t === 1 ? '' : 's'}, as ${count - 1} do), so use ${count - 1} or ${count + 1}.`);
-  } else if (role === 'production-central' && count === 7) {
-    warnings.push('production-central has 7 members; 3 or 5 are recommended (every extra member slows writes, and 5 already survive 2 failures).');
+    warnings.push(`${role} has ${count} members; an even count adds no fault tolerance (${count} members survive ${failures(faultTolerance(count))}, as ${count - 1} do), so use ${count - 1} or ${count + 1}.`);
+  } else if (count > largestAdvised) {
+    warnings.push(`${role} has ${count} members; ${advised} are recommended (every extra member slows writes, and ${largestAdvised} already survive ${failures(faultTolerance(largestAdvised))}).`);
   }
+}
+
+function failures(n: number): string {
+  return `${n} failure${n === 1 ? '' : 's'}`;
 }
 
 /** How many members a cluster of `size` can lose and keep a majority: size - (floor(size/2) + 1). */

@@ -20,7 +20,8 @@ import type { AssetIndex } from './assets.js';
 import { parseIpv4 } from './ipv4.js';
 import type { InstallSettings, KubernetesMode, KubernetesSecrets, RootDownload, RootFile, UnitLink } from './install-types.js';
 import type { KubeadmAction, KubeadmNode, PayloadTemplateContexts, PayloadTemplateName, PayloadTemplates } from './payload-templates.js';
-import type { CloudConfigContext, Role } from './render-context.js';
+import type { CloudConfigContext } from './render-context.js';
+import { clusterRoles, isRole, roleSpec, type Role } from './roles.js';
 import { rootFile } from './root-file.js';
 import type { Machine } from './types.js';
 
@@ -47,19 +48,27 @@ export interface PayloadInput {
 
 const SYSTEM = '/etc/systemd/system';
 
-/** Roles that form one Kubernetes cluster (the same etcd cluster); `dev` machines are clusters of one. */
+/** Roles that form one Kubernetes cluster (the same etcd cluster); a role without a cluster (dev) is its own family. */
 function family(role: Role): readonly Role[] {
-  if (role === 'production-central' || role === 'production-worker') return ['production-central', 'production-worker'];
-  return [role];
+  const roles = clusterRoles(role);
+  return roles.length === 0 ? [role] : roles;
 }
 
-/** Whether a machine of `role` is an etcd member (the rules of core/cluster.ts). */
+/** Whether a machine is an etcd member (the role table's rules, as core/cluster.ts applies them). */
 function isEtcdMember(machine: { name: string; ip: string | null; role: string | null }, inventory: readonly Machine[]): boolean {
-  if (machine.role === 'small' || machine.role === 'production-central' || machine.role === 'dev') return true;
-  if (machine.role !== 'test') return false;
-  const tests = inventory.filter((m) => m.role === 'test' && parseIpv4(m.ip ?? '') !== null);
-  const lowest = sortByIp(tests)[0];
-  return lowest?.name === machine.name;
+  if (!isRole(machine.role)) return false;
+  const role = machine.role;
+  switch (roleSpec(role).etcd.kind) {
+    case 'none': // kubeadm runs its own etcd on the machine
+    case 'member':
+      return true;
+    case 'gateway':
+      return false;
+    case 'lowest-ip-member': {
+      const candidates = inventory.filter((m) => m.role === role && parseIpv4(m.ip ?? '') !== null);
+      return sortByIp(candidates)[0]?.name === machine.name;
+    }
+  }
 }
 
 function resolveMode(mode: KubernetesMode, machine: Machine, inventory: readonly Machine[]): 'control-plane' | 'worker' {
@@ -213,7 +222,7 @@ function templateRenderer(templates: PayloadTemplates, errors: string[]) {
 }
 
 function clusterNameOf(role: Role): string {
-  return role === 'production-central' || role === 'production-worker' ? 'production' : role;
+  return roleSpec(role).cluster ?? role;
 }
 
 function ensureNewline(text: string): string {

@@ -5,7 +5,7 @@
  */
 import type { AssetIndex } from './assets.js';
 import type { PayloadTemplates } from './payload-templates.js';
-import type { Role } from './render-context.js';
+import type { Role } from './roles.js';
 
 export interface PartitionSpec {
   readonly label: string;

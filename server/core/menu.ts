@@ -1,5 +1,5 @@
 /** The boot menu a machine without a role is shown (menus/*.yaml, checked at load by the catalog). */
-import type { BootMode, Role } from './render-context.js';
+import type { BootMode, Role } from './roles.js';
 
 export type MenuAction = 'local-disk' | 'debug';
 

@@ -15,7 +15,7 @@ import type { InstallExtension, InstallRenderer, InstallScriptContext } from './
 import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
-import type { BootMode, Role } from './render-context.js';
+import { clusterRoles, type BootMode, type Role } from './roles.js';
 import type { ErrorCode } from '../errors.js';
 import type { DiscoveredClient, EventQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
@@ -636,18 +636,4 @@ function discoveredFacts(client: ClientInfo): Record<string, unknown> {
     userClass: client.userClass,
     ipxe: client.isIpxe,
   };
-}
-
-/** Roles whose machines form one cluster with a machine of `role` (none for a dev box). */
-function clusterRoles(role: string | null): readonly string[] {
-  switch (role) {
-    case 'small':
-    case 'test':
-      return [role];
-    case 'production-central':
-    case 'production-worker':
-      return ['production-central', 'production-worker'];
-    default:
-      return [];
-  }
 }

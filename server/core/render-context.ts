@@ -3,11 +3,7 @@
  * templates in cloud-configs/ (and cloud-configs/partials/) may use nothing else. Rendering is
  * strict: a name not in this context is an error, never an empty string.
  */
-
-export const ROLES = ['dev', 'small', 'test', 'production-central', 'production-worker'] as const;
-export type Role = (typeof ROLES)[number];
-
-export type BootMode = 'memory' | 'install';
+import type { BootMode, Role } from './roles.js';
 
 export interface MachineContext {
   readonly name: string;

@@ -7,7 +7,7 @@ import { normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import type { OverviewReader } from '../core/overview.js';
 import type { PowerDriver, PowerDriverAction } from '../core/power-driver.js';
 import type { Provisioner } from '../core/provisioner.js';
-import { ROLES, type BootMode, type Role } from '../core/render-context.js';
+import { ROLES, type BootMode, type Role } from '../core/roles.js';
 import { MACHINE_STATES, type Machine } from '../core/types.js';
 import { errorBody, httpStatus, RackbootError } from '../errors.js';
 import {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { installSchema } from '../../server/config/install.js';
 import { MANIFEST_FORMAT, type AssetFile, type AssetIndex, type AssetManifest } from '../../server/core/assets.js';
 import type { InstallSettings, KubernetesSecrets } from '../../server/core/install-types.js';
-import type { Role } from '../../server/core/render-context.js';
+import type { Role } from '../../server/core/roles.js';
 import { loadInstallTemplate } from '../../server/install/templates.js';
 import { testProvisioner } from './provisioner.js';
 

@@ -18,11 +18,88 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { Catalog } from '../../../server/catalog/catalog.js';
 import { validateCloudConfig } from '../../../server/catalog/cloud-config-check.js';
+import { buildCloudConfigContext } from '../../../server/core/cloud-config-context.js';
 import { computeEtcd } from '../../../server/core/cluster.js';
-import type { BootMode, CloudConfigContext } from '../../../server/core/render-context.js';
+import type { CloudConfigContext } from '../../../server/core/render-context.js';
+import type { BootMode, Role } from '../../../server/core/roles.js';
+import type { Machine } from '../../../server/core/types.js';
 import { findExecutable } from '../../../server/lab/prereqs.js';
 import { catalogDirs } from '../../../server/paths.js';
-import { SAMPLE, SAMPLE_INVENTORY, sampleContext, sampleMachine, type SampleMachine } from '../../helpers/render-context.js';
+
+// ---------------------------------------------------------------------------------------------
+// The sample rack: real Machine objects whose contexts come from the provisioner's own builder.
+
+const SAMPLE = {
+  clusterName: 'lab',
+  baseUrl: 'http://10.20.0.2:8080',
+  serverAddress: '10.20.0.2',
+  etcdBinary: 'etcd/v3.5.17/etcd',
+  binaryUrl: 'http://10.20.0.2:8080/assets/etcd/v3.5.17/etcd',
+  subnet: { cidr: '10.20.0.0/24', gateway: '10.20.0.1', dns: ['10.20.0.2', '10.20.0.3'], domain: 'rack.lab', leaseSeconds: 3600 },
+  ntpServers: ['10.20.0.2'],
+  sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJhY2tib290LXRlc3Qta2V5LW5vdC1yZWFs operator@lab'],
+} as const;
+
+/** A registered machine of the sample rack; `mac` is its one (primary) MAC. */
+interface SampleMachine extends Machine {
+  readonly ip: string;
+  readonly role: Role;
+  readonly mac: string;
+}
+
+function sample(id: number, name: string, ip: string, role: Role, mac: string): SampleMachine {
+  return {
+    id, name, uuid: null, bmcAddress: null, ip, role, bootMode: 'memory', state: 'registered', stateChangedAt: 0,
+    macs: [mac], bootToken: `tok-${name}`, configToken: null, ipxeChainedAt: null, createdAt: 0, mac,
+  };
+}
+
+/**
+ * A 3-node small cluster, a 1+2 test cluster, 3 central + 2 worker production machines and a dev box.
+ * Listed out of IP order on purpose: membership must not depend on inventory order.
+ */
+const SAMPLE_INVENTORY: readonly SampleMachine[] = [
+  sample(1, 's3', '10.20.0.13', 'small', '52:54:00:20:00:13'),
+  sample(2, 's1', '10.20.0.11', 'small', '52:54:00:20:00:11'),
+  sample(3, 's2', '10.20.0.12', 'small', '52:54:00:20:00:12'),
+  sample(4, 't2', '10.20.0.32', 'test', '52:54:00:20:00:32'),
+  sample(5, 't1', '10.20.0.31', 'test', '52:54:00:20:00:31'),
+  sample(6, 't3', '10.20.0.33', 'test', '52:54:00:20:00:33'),
+  sample(7, 'c2', '10.20.0.52', 'production-central', '52:54:00:20:00:52'),
+  sample(8, 'c1', '10.20.0.51', 'production-central', '52:54:00:20:00:51'),
+  sample(9, 'c3', '10.20.0.53', 'production-central', '52:54:00:20:00:53'),
+  sample(10, 'w1', '10.20.0.61', 'production-worker', '52:54:00:20:00:61'),
+  sample(11, 'w2', '10.20.0.62', 'production-worker', '52:54:00:20:00:62'),
+  sample(12, 'd1', '10.20.0.71', 'dev', '52:54:00:20:00:71'),
+];
+
+function sampleMachine(name: string): SampleMachine {
+  const found = SAMPLE_INVENTORY.find((m) => m.name === name);
+  if (!found) throw new Error(`no sample machine ${name}`);
+  return found;
+}
+
+/** The template and context the provisioner would render for `machine`; throws on errors. */
+function sampleBuild(machine: SampleMachine, mode: BootMode = 'memory', inventory: readonly Machine[] = SAMPLE_INVENTORY) {
+  const built = buildCloudConfigContext(
+    {
+      machine: { ...machine, bootMode: mode },
+      inventory,
+      subnets: [SAMPLE.subnet],
+      baseUrl: SAMPLE.baseUrl,
+      serverAddress: SAMPLE.serverAddress,
+      cluster: { name: SAMPLE.clusterName, sshAuthorizedKeys: SAMPLE.sshKeys, ntpServers: SAMPLE.ntpServers, etcdBinary: SAMPLE.etcdBinary },
+      bootToken: machine.bootToken ?? '',
+    },
+    'default',
+  );
+  if (!built.ok) throw new Error(`buildCloudConfigContext(${machine.name}): ${built.errors.join(' ')}`);
+  return built;
+}
+
+function sampleContext(machine: SampleMachine, mode: BootMode = 'memory', inventory: readonly Machine[] = SAMPLE_INVENTORY): CloudConfigContext {
+  return sampleBuild(machine, mode, inventory).context;
+}
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -67,9 +144,9 @@ const renders: Render[] = [
   ...SAMPLE_INVENTORY.map((m) => ({ machine: m, mode: 'memory' as BootMode, suffix: '' })),
   ...INSTALL_SAMPLES.map((name) => ({ machine: sampleMachine(name), mode: 'install' as BootMode, suffix: '.install' })),
 ].map(({ machine, mode, suffix }) => {
-  const context = sampleContext(machine, mode);
-  const text = render(machine.role, context);
-  return { id: `${machine.role}-${machine.name}${suffix}`, template: machine.role, machine, mode, context, text, doc: parse(text) as CloudConfig };
+  const { template, context } = sampleBuild(machine, mode);
+  const text = render(template, context);
+  return { id: `${machine.role}-${machine.name}${suffix}`, template, machine, mode, context, text, doc: parse(text) as CloudConfig };
 });
 
 // default.yaml.hbs serves machines without a role; it must take the same context.
