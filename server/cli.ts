@@ -15,7 +15,7 @@ import type { Machine } from './core/types.js';
 import { isRackbootError } from './errors.js';
 import { createLogger } from './log.js';
 import { createProvisioner, databasePath, reloadCatalog, startServer } from './main.js';
-import { registerIpmiCommands } from './cli-ipmi.js';
+import { registerIpmiCommands } from './cli/bmc.js';
 import { registerInstallCommands } from './cli-install.js';
 import { registerLabCommands } from './cli-lab.js';
 import { enableInstall } from './install/enable.js';

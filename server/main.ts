@@ -13,10 +13,10 @@ import { RackbootError } from './errors.js';
 import { parseIpRule, type IpRule } from './core/ip-policy.js';
 import { buildApp } from './http/app.js';
 import { NO_POWER_REASON } from './http/operator.js';
-import type { PowerDriver } from './core/power-driver.js';
-import type { InventoryStore } from './core/ports.js';
-import { ipmiConnector } from './net/ipmi-client.js';
-import { ipmiPowerDriver } from './services/power-service.js';
+import type { PowerDriver } from './bmc/power-driver.js';
+import { IPMI_PORT } from './protocol/ipmi/constants.js';
+import { ipmiConnector } from './bmc/ipmi/connector.js';
+import { ipmiPowerDriver, type PowerJournal } from './bmc/power-service.js';
 import { ApiTokenStore } from './store/api-token-store.js';
 import { BmcStore } from './store/bmc-store.js';
 import type { Db } from './store/db.js';
@@ -84,7 +84,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const { provisioner, db, close: closeStore } = createProvisioner(config);
   const apiTokens = new ApiTokenStore(db);
   const newApiToken = apiTokens.ensure(Date.now());
-  const power = powerDriverFor(config, provisioner.store, db);
+  const power = powerDriverFor(config, provisioner, db);
   let tftp: TftpService | undefined;
   let dhcp: DhcpService | undefined;
   const listening: string[] = [];
@@ -135,7 +135,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
  * The dashboard's and API's power buttons: IPMI through each machine's BMC when rackboot has the
  * BMC password (ipmi.passwordFile, else $RACKBOOT_IPMI_PASSWORD); otherwise none, and they say why.
  */
-export function powerDriverFor(config: Config, inventory: InventoryStore, db: Db, env: NodeJS.ProcessEnv = process.env): { driver: PowerDriver | null; reason: string } {
+export function powerDriverFor(config: Config, journal: PowerJournal, db: Db, env: NodeJS.ProcessEnv = process.env): { driver: PowerDriver | null; reason: string } {
   let password: string | undefined;
   if (config.ipmi.passwordFile !== undefined) {
     try {
@@ -147,7 +147,7 @@ export function powerDriverFor(config: Config, inventory: InventoryStore, db: Db
   if (password === undefined || password === '') return { driver: null, reason: NO_POWER_REASON };
   const connect = ipmiConnector({ timeoutMs: config.ipmi.timeoutMs, attempts: config.ipmi.attempts, cipherSuites: config.ipmi.cipherSuites });
   const credentials = { username: env.RACKBOOT_IPMI_USER ?? config.ipmi.username, password };
-  return { driver: ipmiPowerDriver({ inventory, bmcs: new BmcStore(db), connect, credentials }), reason: '' };
+  return { driver: ipmiPowerDriver({ journal, bmcs: new BmcStore(db), connect, credentials, defaultPort: IPMI_PORT }), reason: '' };
 }
 
 /**

@@ -578,6 +578,21 @@ export class Provisioner {
     });
   }
 
+  /**
+   * A power action on a machine: its `power` or `power-failed` event, and the state the lifecycle
+   * gives it (powering-on only after a power-on into PXE).
+   */
+  recordPower(machine: Machine, outcome: { ok: boolean; message: string; data: Record<string, unknown>; poweredOnIntoPxe: boolean }): MachineEvent {
+    return this.store.transaction(() => {
+      const type = outcome.ok ? 'power' : 'power-failed';
+      const event = this.record(machine, type, outcome.message, outcome.data);
+      const current = this.store.machineById(machine.id);
+      const next = current ? stateAfter(type, current.state, current.bootMode, { poweredOnIntoPxe: outcome.poweredOnIntoPxe }) : null;
+      if (next) this.store.setState(machine.id, next, this.clock.now());
+      return event;
+    });
+  }
+
   machineByRef(ref: string): Machine | null {
     const mac = normaliseMac(ref);
     if (mac) return this.store.machineByMac(mac);

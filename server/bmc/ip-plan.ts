@@ -3,12 +3,12 @@
  * apply) write the whole plan in the same transaction, so nothing can change between the plan and
  * its application. A plan with conflicts is never applied, not even in part.
  */
-import type { InventoryStore } from '../core/ports.js';
 import { planIps, type IpPlan, type IpRule } from '../core/ip-policy.js';
-import type { BmcStore } from '../store/bmc-store.js';
+import type { InventoryStore } from '../core/ports.js';
+import type { BmcRegistry } from './registry.js';
 
 export interface IpPlanStores {
-  readonly bmcs: BmcStore;
+  readonly bmcs: BmcRegistry;
   readonly inventory: InventoryStore;
 }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runIpPlan } from '../../../server/bmc/ip-plan.js';
+import type { BmcObservation } from '../../../server/bmc/registry.js';
 import type { BmcOffsetRule } from '../../../server/core/ip-policy.js';
-import { runIpPlan } from '../../../server/ipmi/ip-plan.js';
-import { BmcStore, type BmcObservation } from '../../../server/store/bmc-store.js';
+import { BmcStore } from '../../../server/store/bmc-store.js';
 import { openDatabase } from '../../../server/store/db.js';
 import { SqliteStore } from '../../../server/store/sqlite-store.js';
 
