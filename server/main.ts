@@ -13,10 +13,10 @@ import { RackbootError } from './errors.js';
 import { parseIpRule, type IpRule } from './core/ip-policy.js';
 import { buildApp } from './http/app.js';
 import { NO_POWER_REASON } from './http/operator.js';
-import type { PowerDriver } from './core/power-driver.js';
-import type { InventoryStore } from './core/ports.js';
-import { ipmiConnector } from './net/ipmi-client.js';
-import { ipmiPowerDriver } from './services/power-service.js';
+import type { PowerDriver } from './bmc/power-driver.js';
+import { IPMI_PORT } from './protocol/ipmi/constants.js';
+import { ipmiConnector } from './bmc/ipmi/connector.js';
+import { ipmiPowerDriver, type PowerJournal } from './bmc/power-service.js';
 import { ApiTokenStore } from './store/api-token-store.js';
 import { BmcStore } from './store/bmc-store.js';
 import type { Db } from './store/db.js';
@@ -58,8 +58,8 @@ export function loadCatalog(config: Config): Catalog {
   return result.catalog;
 }
 
-/** The composition root's own handles: the store stays here; everything else goes through the Provisioner. */
-export function createProvisioner(config: Config): { provisioner: Provisioner; store: InventoryStore; db: Db; close(): void } {
+/** The Provisioner over the inventory database; nothing else gets the store (the db is for the BMC, token and overview stores). */
+export function createProvisioner(config: Config): { provisioner: Provisioner; db: Db; close(): void } {
   const db = openDatabase(databasePath(config));
   const store = new SqliteStore(db);
   const provisioner = new Provisioner({
@@ -79,7 +79,7 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; s
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
   });
-  return { provisioner, store, db, close: () => db.close() };
+  return { provisioner, db, close: () => db.close() };
 }
 
 /**
@@ -88,10 +88,10 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; s
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   mkdirSync(config.boot.assetsDir, { recursive: true });
-  const { provisioner, store, db, close: closeStore } = createProvisioner(config);
+  const { provisioner, db, close: closeStore } = createProvisioner(config);
   const apiTokens = new ApiTokenStore(db);
   const newApiToken = apiTokens.ensure(Date.now());
-  const power = powerDriverFor(config, store, db);
+  const power = powerDriverFor(config, provisioner, db);
   let tftp: TftpService | undefined;
   let dhcp: DhcpService | undefined;
   const listening: string[] = [];
@@ -116,7 +116,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         noPowerReason: power.reason,
         metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null },
       },
-      ipmi: { bmcs: new BmcStore(db), inventory: store, rule: configuredIpRule(config) },
+      ipmi: { bmcs: new BmcStore(db), inventory: provisioner, rule: configuredIpRule(config) },
     });
     await app.listen({ host: config.http.listen, port: config.http.port });
     closers.push(() => app.close());
@@ -158,7 +158,7 @@ export function handleSignals(server: RunningServer, config: Config, logger: Log
  * The dashboard's and API's power buttons: IPMI through each machine's BMC when rackboot has the
  * BMC password (ipmi.passwordFile, else $RACKBOOT_IPMI_PASSWORD); otherwise none, and they say why.
  */
-export function powerDriverFor(config: Config, inventory: InventoryStore, db: Db, env: NodeJS.ProcessEnv = process.env): { driver: PowerDriver | null; reason: string } {
+export function powerDriverFor(config: Config, journal: PowerJournal, db: Db, env: NodeJS.ProcessEnv = process.env): { driver: PowerDriver | null; reason: string } {
   let password: string | undefined;
   if (config.ipmi.passwordFile !== undefined) {
     try {
@@ -170,7 +170,7 @@ export function powerDriverFor(config: Config, inventory: InventoryStore, db: Db
   if (password === undefined || password === '') return { driver: null, reason: NO_POWER_REASON };
   const connect = ipmiConnector({ timeoutMs: config.ipmi.timeoutMs, attempts: config.ipmi.attempts, cipherSuites: config.ipmi.cipherSuites });
   const credentials = { username: env.RACKBOOT_IPMI_USER ?? config.ipmi.username, password };
-  return { driver: ipmiPowerDriver({ inventory, bmcs: new BmcStore(db), connect, credentials }), reason: '' };
+  return { driver: ipmiPowerDriver({ journal, bmcs: new BmcStore(db), connect, credentials, defaultPort: IPMI_PORT }), reason: '' };
 }
 
 /**

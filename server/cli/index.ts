@@ -4,7 +4,7 @@
  * Each group of commands lives in its own module and gets the shared CliContext (context.ts).
  */
 import { Command, CommanderError } from 'commander';
-import { registerIpmiCommands } from '../cli-ipmi.js';
+import { registerIpmiCommands } from './bmc.js';
 import { parseIpRule } from '../core/ip-policy.js';
 import { isRackbootError } from '../errors.js';
 import { databasePath } from '../main.js';

@@ -55,6 +55,18 @@ const STATE_FOR_EVENT: Partial<Record<EventType, MachineState>> = {
   failed: 'failed',
   stuck: 'stuck',
   'render-failed': 'failed',
+  power: 'powering-on',
+};
+
+/** What an event's outcome says beyond its type, where the state depends on it. */
+export interface EventFacts {
+  /** A power action powered the machine on with its next boot set to PXE. */
+  readonly poweredOnIntoPxe?: boolean;
+}
+
+/** Events that move the state only when their facts say so: most power actions start no new boot. */
+const STATE_CONDITIONS: Partial<Record<EventType, (facts: EventFacts) => boolean>> = {
+  power: (facts) => facts.poweredOnIntoPxe === true,
 };
 
 /** Events of a PXE boot that an installed machine answers with its local disk (boot-plan.ts). */
@@ -65,8 +77,10 @@ const LOCAL_BOOT_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['dhcp', 'f
  * An installed (or ready) machine in install mode stays so through the DHCP and iPXE steps of its
  * next boot: they end in its local disk, and the state is what decides that.
  */
-export function stateAfter(event: EventType, current: MachineState, bootMode?: 'memory' | 'install'): MachineState | null {
+export function stateAfter(event: EventType, current: MachineState, bootMode?: 'memory' | 'install', facts: EventFacts = {}): MachineState | null {
   if (bootMode === 'install' && (current === 'installed' || current === 'ready') && LOCAL_BOOT_EVENTS.has(event)) return null;
+  const condition = STATE_CONDITIONS[event];
+  if (condition && !condition(facts)) return null;
   const next = STATE_FOR_EVENT[event];
   if (next === undefined || next === current) return null;
   return next;

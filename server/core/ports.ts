@@ -63,6 +63,8 @@ export interface InventoryStore {
   setConfigToken(machineId: number, token: string | null): void;
   setRole(machineId: number, role: string | null, bootMode: 'memory' | 'install'): void;
   setIpxeChainedAt(machineId: number, at: number | null): void;
+  /** The reserved address; null frees it (ip-plan frees every moving address before taking new ones). */
+  setIp(machineId: number, ip: string | null): void;
 
   leaseByMac(mac: MacAddress): Lease | null;
   leaseByIp(ip: string): Lease | null;

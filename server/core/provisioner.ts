@@ -10,9 +10,10 @@ import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, typ
 import type { RogueSighting } from './dhcp-guard.js';
 import { normaliseMac } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
+import type { IpPlan } from './ip-policy.js';
 import { buildInstallContext } from './install.js';
 import type { InstallExtension, InstallRenderer, InstallScriptContext } from './install-types.js';
-import { isCallbackEvent, stateAfter, type EventType } from './lifecycle.js';
+import { isCallbackEvent, stateAfter, type EventFacts, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
@@ -198,7 +199,7 @@ export class Provisioner {
   }
 
   /** `record` inside the caller's transaction. */
-  private append(machine: Machine | null, type: EventType, message: string, data?: Record<string, unknown>, mac?: MacAddress): MachineEvent {
+  private append(machine: Machine | null, type: EventType, message: string, data?: Record<string, unknown>, mac?: MacAddress, facts: EventFacts = {}): MachineEvent {
     const now = this.clock.now();
     const event = this.store.appendEvent(
       { machineId: machine?.id ?? null, mac: mac ?? machine?.macs[0] ?? null, type, message, ...(data ? { data } : {}) },
@@ -206,7 +207,7 @@ export class Provisioner {
     );
     if (machine) {
       const current = this.store.machineById(machine.id);
-      const next = current ? stateAfter(type, current.state, current.bootMode) : null;
+      const next = current ? stateAfter(type, current.state, current.bootMode, facts) : null;
       if (next) this.store.setState(machine.id, next, now);
     }
     return event;
@@ -616,6 +617,41 @@ export class Provisioner {
   assetRefused(clientIp: string, message: string): MachineEvent {
     const address = clientIp.startsWith('::ffff:') ? clientIp.slice(7) : clientIp;
     return this.store.transaction(() => this.append(this.machineByRef(address), 'warning', `asset refused: ${message}`, { clientIp: address }));
+  }
+
+  /**
+   * A power action on a machine: its `power` or `power-failed` event, and the state the lifecycle
+   * gives it (powering-on only after a power-on into PXE).
+   */
+  recordPower(machine: Machine, outcome: { ok: boolean; message: string; data: Record<string, unknown>; poweredOnIntoPxe: boolean }): MachineEvent {
+    const type = outcome.ok ? 'power' : 'power-failed';
+    return this.store.transaction(() => this.append(machine, type, outcome.message, outcome.data, undefined, { poweredOnIntoPxe: outcome.poweredOnIntoPxe }));
+  }
+
+  /**
+   * ip-plan --apply, the machine side: new reserved addresses (every moving address is freed
+   * before any is taken, so a swap never trips the unique index), machines registered from their
+   * BMC, and an event for each. `link` ties a BMC to a machine in the BMC registry; the caller's
+   * transaction (runIpPlan) holds the plan and its application together.
+   */
+  applyIpPlan(plan: IpPlan, link: (bmc: string, machineId: number) => void): void {
+    this.store.transaction(() => {
+      const updates = plan.changes.flatMap((c) => (c.action === 'update' ? [c] : []));
+      for (const u of updates) if (u.ipFrom !== u.ipTo) this.store.setIp(u.machineId, null);
+      for (const u of updates) {
+        this.store.setIp(u.machineId, u.ipTo);
+        if (u.link) link(u.bmc, u.machineId);
+        const what = [u.ipFrom !== u.ipTo ? `reserved IP ${u.ipFrom ?? '(none)'} -> ${u.ipTo}` : null, u.link ? `linked to BMC ${u.bmc}` : null].filter(Boolean).join(', ');
+        this.append(this.store.machineById(u.machineId), 'ip-plan', `ip-plan: ${what}`, { bmc: u.bmc, from: u.ipFrom, to: u.ipTo }, undefined);
+      }
+      for (const change of plan.changes) {
+        if (change.action === 'add') {
+          const machine = this.store.addMachine({ name: change.name, macs: change.macs, ip: change.ip, role: null, uuid: change.uuid, bmcAddress: change.bmc }, this.clock.now());
+          link(change.bmc, machine.id);
+          this.append(machine, 'registered', `registered by ip-plan from BMC ${change.bmc}: ${change.macs.join(', ')} -> ${change.ip}`, { bmc: change.bmc, ip: change.ip, macs: [...change.macs] });
+        } else if (change.action === 'unchanged') link(change.bmc, change.machineId);
+      }
+    });
   }
 
   machineByRef(ref: string): Machine | null {

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import type { OverviewReader } from '../core/overview.js';
-import type { PowerDriver, PowerDriverAction } from '../core/power-driver.js';
+import type { PowerDriver, PowerDriverAction } from '../bmc/power-driver.js';
 import type { Provisioner } from '../core/provisioner.js';
 import { ROLES, type BootMode, type Role } from '../core/roles.js';
 import { MACHINE_STATES, type Machine } from '../core/types.js';

@@ -5,8 +5,8 @@
  */
 import type { FastifySchema, FastifySchemaValidationError } from 'fastify';
 import { EMPTY_SUMMARY, type MachineSummary } from '../core/overview.js';
-import type { PowerDriver } from '../core/power-driver.js';
-import { POWER_DRIVER_ACTIONS } from '../core/power-driver.js';
+import type { PowerDriver } from '../bmc/power-driver.js';
+import { POWER_DRIVER_ACTIONS } from '../bmc/power-driver.js';
 import { ROLES } from '../core/roles.js';
 import { MACHINE_STATES, type Machine } from '../core/types.js';
 

@@ -4,15 +4,15 @@
  * transaction; a plan with any conflict is never applied.
  */
 import type { FastifyInstance } from 'fastify';
+import { runIpPlan } from '../bmc/ip-plan.js';
+import type { BmcRegistry } from '../bmc/registry.js';
 import type { IpRule } from '../core/ip-policy.js';
-import type { InventoryStore } from '../core/ports.js';
-import { runIpPlan } from '../ipmi/ip-plan.js';
-import type { BmcStore } from '../store/bmc-store.js';
+import type { IpPlanInventory } from '../bmc/ip-plan.js';
 import { NO_TOKENS, requireApiToken, type ApiTokenVerifier } from './auth.js';
 
 export interface IpmiRoutesOptions {
-  readonly bmcs: BmcStore;
-  readonly inventory: InventoryStore;
+  readonly bmcs: BmcRegistry;
+  readonly inventory: IpPlanInventory;
   /** The configured rule, or null (then the plan endpoints explain how to configure one). */
   readonly rule: IpRule | null;
   readonly tokens?: ApiTokenVerifier;

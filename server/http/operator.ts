@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EMPTY_SUMMARY, type OverviewReader } from '../core/overview.js';
-import type { PowerDriver } from '../core/power-driver.js';
+import type { PowerDriver } from '../bmc/power-driver.js';
 import type { Provisioner } from '../core/provisioner.js';
 import type { InventoryReader } from '../core/ports.js';
 import type { Machine, MachineEvent } from '../core/types.js';

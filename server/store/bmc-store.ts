@@ -1,44 +1,13 @@
 /**
- * The bmcs table (migration 3) and the few machine columns IPMI workflows change: reserved IP and
- * BMC link. Synchronous like the rest of the store, so `ip-plan --apply` reads, decides and writes
- * in one transaction.
+ * The BMC registry (bmc/registry.ts) over SQLite: the bmcs table (migration 3) and the few machine
+ * columns the BMC workflows change: reserved IP and BMC link. Synchronous like the rest of the
+ * store, so `ip-plan --apply` reads, decides and writes in one transaction.
  */
-import type { HostMac } from '../core/bmc.js';
+import type { HostMac } from '../bmc/port.js';
+import type { BmcFailure, BmcObservation, BmcRecord, BmcRegistry } from '../bmc/registry.js';
 import type { PlanBmc, PlanMachine, PlanReservation } from '../core/ip-policy.js';
 import { formatUuid, uuidBytes, uuidReadings } from '../core/uuid-match.js';
 import type { Db } from './db.js';
-
-/** What a successful discovery learned about one BMC. */
-export interface BmcObservation {
-  readonly address: string;
-  readonly port: number;
-  readonly username: string;
-  /** Canonical text of the GUID bytes as the BMC sent them. */
-  readonly guid: string | null;
-  readonly bmcMac: string | null;
-  readonly bmcIp: string | null;
-  readonly lanChannel: number | null;
-  readonly manufacturerId: number | null;
-  readonly productId: number | null;
-  readonly firmware: string | null;
-  readonly ipmiVersion: string | null;
-  /** e.g. "rmcp+ suite 17" or "ipmi-1.5 md5". */
-  readonly session: string | null;
-  readonly hostMacs: readonly HostMac[];
-}
-
-/** A BMC as stored: what discovery last learned (the user is unknown until one succeeds) and when. */
-export interface BmcRecord extends Omit<BmcObservation, 'username'> {
-  readonly id: number;
-  readonly username: string | null;
-  readonly machineId: number | null;
-  readonly firstSeen: number;
-  /** Last successful contact. */
-  readonly lastSeen: number | null;
-  readonly lastAttempt: number;
-  readonly lastError: string | null;
-  readonly lastErrorKind: string | null;
-}
 
 interface BmcRow {
   id: number;
@@ -63,7 +32,7 @@ interface BmcRow {
   last_error_kind: string | null;
 }
 
-export class BmcStore {
+export class BmcStore implements BmcRegistry {
   readonly #db: Db;
   readonly #s: ReturnType<typeof prepare>;
 
@@ -114,7 +83,7 @@ export class BmcStore {
    * new; silence (timeouts) only updates BMCs already known, so a scan of a /16 leaves no rows for
    * empty addresses.
    */
-  recordFailure(f: { address: string; port: number; username: string; kind: string; message: string }, now: number): void {
+  recordFailure(f: BmcFailure, now: number): void {
     if (this.byAddress(f.address)) {
       this.#s.failExisting.run(now, f.message, f.kind, f.address);
     } else if (f.kind !== 'timeout') {

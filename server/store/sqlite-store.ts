@@ -148,6 +148,10 @@ export class SqliteStore implements InventoryStore {
     this.statements.setChained.run(at, machineId);
   }
 
+  setIp(machineId: number, ip: string | null): void {
+    this.statements.setIp.run(ip, machineId);
+  }
+
   leaseByMac(mac: MacAddress): Lease | null {
     return toLease(this.statements.leaseByMac.get(mac) as LeaseRow | undefined);
   }
@@ -247,6 +251,7 @@ function prepare(db: Db) {
     setState: db.prepare('UPDATE machines SET state = ?, state_changed_at = ? WHERE id = ?'),
     setBootToken: db.prepare('UPDATE machines SET boot_token = ? WHERE id = ?'),
     setChained: db.prepare('UPDATE machines SET ipxe_chained_at = ? WHERE id = ?'),
+    setIp: db.prepare('UPDATE machines SET ip = ? WHERE id = ?'),
     leaseByMac: db.prepare('SELECT * FROM leases WHERE mac = ?'),
     leaseByIp: db.prepare('SELECT * FROM leases WHERE ip = ?'),
     putLease: db.prepare(

@@ -151,7 +151,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
       firmwareDir: dir,
       logger: silentLogger(),
       operator: { overview: new OverviewStore(db), tokens: new ApiTokenStore(db), defaultMetrics: false, pollMs: 100 },
-      ipmi: { bmcs: seedBmcs(db), inventory: store, rule: { kind: 'bmc-offset', hostSubnet: '10.99.0.0/24', bmcSubnet: '10.1.0.0/24', offset: 0 } },
+      ipmi: { bmcs: seedBmcs(db), inventory: provisioner, rule: { kind: 'bmc-offset', hostSubnet: '10.99.0.0/24', bmcSubnet: '10.1.0.0/24', offset: 0 } },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -21,8 +21,9 @@ import { checkBmcLabPrereqs, startVirtualBmcs, type VirtualBmcRack, type Virtual
 import { createLabNetwork, uniqueLabName, type LabNetwork } from '../../server/lab/netns.js';
 import { findExecutable, testOsFiles } from '../../server/lab/prereqs.js';
 import type { ExecResult, LabProcess } from '../../server/lab/process.js';
-import type { DiscoveredBmc, DiscoveryResult, FailedBmc } from '../../server/ipmi/discover.js';
-import type { PowerOutcome } from '../../server/ipmi/power.js';
+import type { DiscoveredBmc, DiscoveryResult, FailedBmc } from '../../server/bmc/discover.js';
+import type { IpmiSessionInfo } from '../../server/bmc/ipmi/operations.js';
+import type { PowerOutcome } from '../../server/bmc/power.js';
 import { rackboot } from '../helpers/cli.js';
 import { assertInOrder, leaseIp, runBuildScript, waitForEvent } from '../helpers/lab-events.js';
 
@@ -75,7 +76,7 @@ const skipReason = prerequisites();
 /** Runs `rackboot <args>` with the IPMI commands registered, inside the lab namespace. */
 const RUNNER = `
 import { Command } from 'commander';
-import { registerIpmiCommands } from ${JSON.stringify(join(ROOT, 'server', 'cli-ipmi.ts'))};
+import { registerIpmiCommands } from ${JSON.stringify(join(ROOT, 'server', 'cli', 'bmc.ts'))};
 import { loadConfigFile } from ${JSON.stringify(join(ROOT, 'server', 'config.ts'))};
 const program = new Command().name('rackboot').option('-c, --config <file>');
 registerIpmiCommands(program, {
@@ -90,7 +91,7 @@ await program.parseAsync(process.argv.slice(1), { from: 'user' });
 
 /** Opens sessions directly (IPMI 1.5, wrong password) and prints what happened as JSON. */
 const PROBE = `
-import { IpmiClient } from ${JSON.stringify(join(ROOT, 'server', 'net', 'ipmi-client.ts'))};
+import { IpmiClient } from ${JSON.stringify(join(ROOT, 'server', 'bmc', 'ipmi', 'client.ts'))};
 const [address, password, version] = process.argv.slice(1);
 const started = Date.now();
 try {
@@ -182,7 +183,7 @@ boot:
     for (const spec of SPECS) {
       const result = results.find((x) => x.address === spec.address);
       assert.equal(result?.ok, true, `${spec.name}: ${JSON.stringify(result)}`);
-      const found = result as DiscoveredBmc;
+      const found = result as DiscoveredBmc & { session: IpmiSessionInfo };
       assert.ok(found.guid && found.lan);
       assert.equal(found.session.protocol, 'rmcp+');
       assert.equal(found.session.cipherSuite, 3, 'ipmi_sim has no SHA-256: suite 17 is refused and 3 used');

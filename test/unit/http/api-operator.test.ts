@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import type { PowerDriver, PowerDriverAction } from '../../../server/core/power-driver.js';
+import type { PowerDriver, PowerDriverAction } from '../../../server/bmc/power-driver.js';
 import type { Machine } from '../../../server/core/types.js';
 import { buildApp } from '../../../server/http/app.js';
 import { silentLogger } from '../../../server/log.js';

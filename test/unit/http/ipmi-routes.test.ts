@@ -33,8 +33,8 @@ before(async () => {
   observe(bmcs, '10.1.0.12', '52:54:00:99:00:12');
   const common = { provisioner: t.provisioner, assetsDir: '/nonexistent', firmwareDir: '/nonexistent', logger: silentLogger() };
   const operator = { tokens: new ApiTokenStore(t.db), defaultMetrics: false };
-  app = await buildApp({ ...common, operator, ipmi: { bmcs, inventory: t.store, rule } });
-  noRule = await buildApp({ ...common, operator, ipmi: { bmcs, inventory: t.store, rule: null } });
+  app = await buildApp({ ...common, operator, ipmi: { bmcs, inventory: t.provisioner, rule } });
+  noRule = await buildApp({ ...common, operator, ipmi: { bmcs, inventory: t.provisioner, rule: null } });
 });
 
 after(async () => {

@@ -1,6 +1,7 @@
 /**
- * rackboot discover | ip-plan | power | bmcs: the IPMI commands. server/cli/index.ts registers them with
+ * rackboot discover | ip-plan | power | bmcs: the BMC commands (over IPMI). server/cli/index.ts registers them with
  *   registerIpmiCommands(program, { config: () => resolveConfig(program.opts().config).config });
+ * Power outcomes go on the machines' timelines through the Provisioner (core/lifecycle.ts decides the state).
  * Exit codes follow cli.ts: 0 success, 1 an operation failed (a BMC, a conflict), 2 usage.
  * BMC passwords come from $RACKBOOT_IPMI_PASSWORD or --password-file, never from argv or the database.
  */
@@ -8,23 +9,24 @@ import type { Command } from 'commander';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Config } from './config/config.js';
-import type { BmcConnector, BmcCredentials } from './core/bmc.js';
-import { normaliseMac } from './core/identifiers.js';
-import { parseIpRule, type IpRule, type PlanChange } from './core/ip-policy.js';
-import { cidrContains, isIpv4, parseCidr } from './core/ipv4.js';
-import type { InventoryStore } from './core/ports.js';
-import type { Machine } from './core/types.js';
-import { formatTable, formatTime } from './cli/format.js';
-import { DEFAULT_DISCOVERY_CONCURRENCY, describeSession, discoverBmcs, expandTargets, recordDiscovery, type DiscoveryResult } from './ipmi/discover.js';
-import { runIpPlan } from './ipmi/ip-plan.js';
-import { POWER_ACTIONS, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from './ipmi/power.js';
-import { ipmiConnector, type IpmiQuirks } from './net/ipmi-client.js';
-import type { CipherSuiteId } from './protocol/ipmi/crypto.js';
-import { IPMI_PORT, Privilege } from './protocol/ipmi/constants.js';
-import { BmcStore } from './store/bmc-store.js';
-import { openDatabase, type Db } from './store/db.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { DEFAULT_DISCOVERY_CONCURRENCY, discoverBmcs, expandTargets, recordDiscovery, type DiscoveryResult } from '../bmc/discover.js';
+import { runIpPlan } from '../bmc/ip-plan.js';
+import { ipmiConnector } from '../bmc/ipmi/connector.js';
+import type { IpmiQuirks } from '../bmc/ipmi/client.js';
+import type { BmcConnector, BmcCredentials } from '../bmc/port.js';
+import { POWER_ACTIONS, powerEvent, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from '../bmc/power.js';
+import type { BmcRegistry } from '../bmc/registry.js';
+import { formatTable, formatTime } from './format.js';
+import type { Config } from '../config/config.js';
+import { parseIpRule, type IpRule, type PlanChange } from '../core/ip-policy.js';
+import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
+import type { Provisioner } from '../core/provisioner.js';
+import type { Machine } from '../core/types.js';
+import { createProvisioner } from '../main.js';
+import type { CipherSuiteId } from '../protocol/ipmi/crypto.js';
+import { IPMI_PORT, Privilege } from '../protocol/ipmi/constants.js';
+import { BmcStore } from '../store/bmc-store.js';
+import { openDatabase, type Db } from '../store/db.js';
 
 /** Settings that belong in the config file (proposed `ipmi:` section); defaults until then. */
 export interface IpmiSettings {
@@ -60,6 +62,8 @@ export interface IpmiCliDeps {
   readonly databasePath?: (config: Config) => string;
   /** Overrides how the inventory database is opened (tests). */
   readonly openDatabase?: () => { db: Db; close(): void };
+  /** Overrides the Provisioner `power` journals through, with its database (default: main.ts createProvisioner). */
+  readonly openProvisioner?: () => { provisioner: Provisioner; db: Db; close(): void };
   /** Overrides the IPMI-over-LAN connector (tests: a fake BMC). */
   readonly connect?: (settings: IpmiSettings) => BmcConnector;
   /** Static settings, or a function read when a command runs (after the config file is known). */
@@ -105,6 +109,11 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
     const config = deps.config();
     const db = openDatabase(deps.databasePath?.(config) ?? join(config.dataDir, 'rackboot.db'));
     return { db, close: () => db.close() };
+  };
+  const openWithProvisioner = (): { provisioner: Provisioner; db: Db; close(): void } => {
+    if (deps.openProvisioner) return deps.openProvisioner();
+    if (!deps.config) throw new Error('registerIpmiCommands needs deps.config or deps.openProvisioner');
+    return createProvisioner(deps.config());
   };
   const connector = (s: IpmiSettings): BmcConnector =>
     deps.connect?.(s) ??
@@ -274,9 +283,9 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
         }) => {
           if (options.plan && options.apply) throw new UsageError('give --plan or --apply, not both');
           const rule = resolveRule(options, settings().ipRule);
-          const { db, close } = open();
+          const { provisioner, db, close } = openWithProvisioner();
           try {
-            const result = runIpPlan({ bmcs: new BmcStore(db), inventory: new SqliteStore(db) }, rule, { apply: options.apply === true, now: clock() });
+            const result = runIpPlan({ bmcs: new BmcStore(db), inventory: provisioner }, rule, { apply: options.apply === true, now: clock() });
             const { plan } = result;
             if (options.json) stdout.write(`${JSON.stringify({ ...plan, applied: result.applied }, null, 2)}\n`);
             else {
@@ -328,18 +337,17 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           const concurrency = positiveInt(options.concurrency, '--concurrency', 16);
           const softTimeout = positiveInt(options.softTimeout, '--soft-timeout', 60);
           const creds = credentials(options, s);
-          const { db, close } = open();
+          const { provisioner, db, close } = openWithProvisioner();
           try {
-            const inventory = new SqliteStore(db);
             const bmcs = new BmcStore(db);
-            const targets = resolvePowerTargets(inventory, bmcs, options.all ? null : refs, s.port);
+            const targets = resolvePowerTargets(provisioner, bmcs, options.all ? null : refs, s.port);
             if (targets.problems.length > 0) throw new UsageError('cannot power these', targets.problems);
             const outcomes = await powerMachines(
               {
                 connect: connector(s),
                 credentials: (t): BmcCredentials => ({ username: options.user ?? t.username ?? creds.username, password: creds.password }),
                 clock,
-                onOutcome: (outcome) => journal(inventory, outcome, options.pxe === true, clock()),
+                onOutcome: (outcome) => journal(provisioner, outcome, options.pxe === true),
               },
               targets.list.map((t) => ({ ...t, username: t.username ?? creds.username })),
               { action: powerAction, pxe: options.pxe, efi: options.efi, persistent: options.persistent, soft: options.soft, softTimeoutMs: softTimeout * 1000, concurrency },
@@ -408,7 +416,7 @@ interface ResolvedTarget extends Omit<PowerTarget, 'username'> {
   readonly username: string | undefined;
 }
 
-function resolvePowerTargets(inventory: InventoryStore, bmcs: BmcStore, refs: readonly string[] | null, defaultPort: number): { list: ResolvedTarget[]; problems: string[] } {
+function resolvePowerTargets(inventory: Pick<Provisioner, 'listMachines' | 'machineByRef'>, bmcs: BmcRegistry, refs: readonly string[] | null, defaultPort: number): { list: ResolvedTarget[]; problems: string[] } {
   const problems: string[] = [];
   const list: ResolvedTarget[] = [];
   const seen = new Set<string>();
@@ -433,8 +441,7 @@ function resolvePowerTargets(inventory: InventoryStore, bmcs: BmcStore, refs: re
     return { list, problems };
   }
   for (const ref of refs) {
-    const mac = normaliseMac(ref);
-    const machine = mac ? inventory.machineByMac(mac) : isIpv4(ref) ? inventory.machineByIp(ref) : inventory.machineByName(ref);
+    const machine = inventory.machineByRef(ref);
     if (machine) {
       const t = forMachine(machine);
       if (t) push(t);
@@ -451,22 +458,11 @@ function resolvePowerTargets(inventory: InventoryStore, bmcs: BmcStore, refs: re
   return { list, problems };
 }
 
-/** Every power action on a known machine goes to its timeline; a PXE boot started moves it to powering-on. */
-function journal(inventory: InventoryStore, outcome: PowerOutcome, pxe: boolean, now: number): void {
+/** Every power action on a known machine goes to its timeline; the lifecycle moves a PXE power-on to powering-on. */
+function journal(provisioner: Provisioner, outcome: PowerOutcome, pxe: boolean): void {
   if (outcome.machineId === null || outcome.action === 'status') return;
-  inventory.transaction(() => {
-    inventory.appendEvent(
-      {
-        machineId: outcome.machineId,
-        mac: null,
-        type: outcome.ok ? 'power' : 'power-failed',
-        message: `power ${outcome.action}${pxe ? ' --pxe' : ''} via BMC ${outcome.address}: ${outcome.message}`,
-        data: { action: outcome.action, before: outcome.before, after: outcome.after, step: outcome.step, bootDevice: outcome.bootDevice },
-      },
-      now,
-    );
-    if (outcome.ok && pxe && outcome.step !== 'none' && outcome.after === 'on') inventory.setState(outcome.machineId as number, 'powering-on', now);
-  });
+  const machine = provisioner.machineById(outcome.machineId);
+  if (machine) provisioner.recordPower(machine, powerEvent(outcome, pxe, `BMC ${outcome.address}`));
 }
 
 const VENDORS: Readonly<Record<number, string>> = { 2: 'IBM', 11: 'HP', 343: 'Intel', 674: 'Dell', 4753: 'MontaVista (ipmi_sim)', 10876: 'Supermicro', 19046: 'Lenovo', 47196: 'HPE' };
@@ -486,8 +482,8 @@ function discoveryTable(results: readonly DiscoveryResult[]): string {
             r.guid ?? '-',
             r.lan?.mac ?? '-',
             r.hostMacs.map((h) => `${h.mac} (${h.source === 'fru' ? 'FRU' : 'Dell OEM'})`).join(', ') || '-',
-            vendor(r.device.manufacturerId),
-            `${describeSession(r.session)}, ${r.durationMs} ms${r.warnings.length > 0 ? `; ${r.warnings.join('; ')}` : ''}`,
+            r.device.manufacturerId === null ? '-' : vendor(r.device.manufacturerId),
+            `${r.session.summary}, ${r.durationMs} ms${r.warnings.length > 0 ? `; ${r.warnings.join('; ')}` : ''}`,
           ]
         : [r.address, r.error.kind, '-', '-', '-', '-', r.error.message],
     ),

@@ -1,27 +1,24 @@
 /**
- * Discovery: log in to every BMC of some address ranges (bounded concurrency), learn its GUID, its
- * own LAN IP and MAC, and the host NICs' MACs (FRU custom fields first, then Dell's OEM query), and
- * hand each result to a recorder (the inventory). One session per BMC, always closed.
+ * Discovery: log in to every BMC of some address ranges (bounded concurrency), learn its identity
+ * (GUID, its own LAN IP and MAC, the host NICs' MACs) through the BMC port, and hand each result to
+ * a recorder (the BMC registry). One session per BMC, always closed.
  */
-import {
-  describeBmcError,
-  IpmiCommandError,
-  IpmiProtocolError,
-  type Bmc,
-  type BmcConnector,
-  type BmcCredentials,
-  type BmcErrorKind,
-  type BmcTarget,
-  type DeviceId,
-  type HostMac,
-  type LanAddress,
-  type SessionInfo,
-} from '../core/bmc.js';
 import { matchingMachines } from '../core/ip-policy.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { canonicalGuid } from '../core/uuid-match.js';
-import { fruHostMacs } from '../protocol/ipmi/fru.js';
-import type { BmcStore } from '../store/bmc-store.js';
+import {
+  describeBmcError,
+  type BmcConnector,
+  type BmcCredentials,
+  type BmcProduct,
+  type BmcSession,
+  type BmcTarget,
+  type DescribedBmcError,
+  type HostMac,
+  type LanAddress,
+  type SessionInfo,
+} from './port.js';
+import type { BmcRegistry } from './registry.js';
 
 export const DEFAULT_DISCOVERY_CONCURRENCY = 32;
 /** A scan larger than this is almost certainly a typo (a /16 is 65,534 addresses). */
@@ -113,7 +110,8 @@ export interface DiscoveredBmc {
   readonly durationMs: number;
   /** Canonical text of the GUID bytes as received; null when absent or a placeholder. */
   readonly guid: string | null;
-  readonly device: DeviceId;
+  readonly device: BmcProduct;
+  readonly serialNumber: string | null;
   readonly lan: LanAddress | null;
   readonly hostMacs: readonly HostMac[];
   readonly session: SessionInfo;
@@ -125,42 +123,10 @@ export interface FailedBmc {
   readonly address: string;
   readonly port: number;
   readonly durationMs: number;
-  readonly error: { readonly kind: BmcErrorKind | 'error'; readonly message: string; readonly completionCode?: number };
+  readonly error: DescribedBmcError;
 }
 
 export type DiscoveryResult = DiscoveredBmc | FailedBmc;
-
-/** FRU custom fields first; Dell's OEM parameter only when the FRU names no MAC. */
-export async function collectHostMacs(bmc: Bmc, warnings: string[]): Promise<HostMac[]> {
-  try {
-    const fru = await bmc.readFru();
-    if (fru) {
-      warnings.push(...fru.warnings.map((w) => `FRU: ${w}`));
-      const macs = fruHostMacs(fru);
-      if (macs.length > 0) return macs.map((m) => ({ mac: m.mac, source: 'fru', label: m.label }));
-    }
-  } catch (error) {
-    if (!(error instanceof IpmiCommandError || error instanceof IpmiProtocolError)) throw error;
-    warnings.push(`FRU: ${error.message}`);
-  }
-  try {
-    return await bmc.dellHostMacs();
-  } catch (error) {
-    if (!(error instanceof IpmiCommandError || error instanceof IpmiProtocolError)) throw error;
-    warnings.push(`no host MACs: no MAC fields in the FRU, and the Dell OEM query failed (${error.message})`);
-    return [];
-  }
-}
-
-async function optional<T>(read: () => Promise<T>, warnings: string[], what: string): Promise<T | null> {
-  try {
-    return await read();
-  } catch (error) {
-    if (!(error instanceof IpmiCommandError)) throw error;
-    warnings.push(`${what}: ${error.message}`);
-    return null;
-  }
-}
 
 export async function discoverBmc(
   connect: BmcConnector,
@@ -169,25 +135,22 @@ export async function discoverBmc(
   clock: () => number = Date.now,
 ): Promise<DiscoveryResult> {
   const started = clock();
-  let bmc: Bmc | undefined;
+  let bmc: BmcSession | undefined;
   try {
     bmc = await connect(target, credentials);
-    const warnings: string[] = [...bmc.session.notes];
-    const device = await bmc.deviceId();
-    const guidBytes = await optional(() => (bmc as Bmc).systemGuid(), warnings, 'system GUID');
-    const lan = await optional(() => (bmc as Bmc).lanAddress(), warnings, 'LAN configuration');
-    const hostMacs = await collectHostMacs(bmc, warnings);
+    const identity = await bmc.identify();
     return {
       ok: true,
       address: target.address,
       port: target.port,
       durationMs: clock() - started,
-      guid: guidBytes ? canonicalGuid(guidBytes) : null,
-      device,
-      lan,
-      hostMacs,
+      guid: identity.systemGuid ? canonicalGuid(identity.systemGuid) : null,
+      device: identity.product,
+      serialNumber: identity.serialNumber,
+      lan: identity.lan,
+      hostMacs: identity.hostMacs,
       session: bmc.session,
-      warnings,
+      warnings: [...bmc.session.notes, ...identity.warnings],
     };
   } catch (error) {
     return { ok: false, address: target.address, port: target.port, durationMs: clock() - started, error: describeBmcError(error) };
@@ -220,16 +183,11 @@ export async function discoverBmcs(deps: DiscoveryDeps, options: DiscoveryOption
   });
 }
 
-/** How the session was made, as stored in bmcs.session: "rmcp+ suite 17", "ipmi-1.5 md5". */
-export function describeSession(session: SessionInfo): string {
-  return session.protocol === 'rmcp+' ? `rmcp+ suite ${session.cipherSuite}` : 'ipmi-1.5 md5';
-}
-
 /**
  * Keeps one result in the inventory: a BMC that answered is upserted (and linked to the one machine
  * its host MACs, GUID or address point at, if exactly one); a failure is noted (see recordFailure).
  */
-export function recordDiscovery(bmcs: BmcStore, result: DiscoveryResult, username: string, now: number): void {
+export function recordDiscovery(bmcs: BmcRegistry, result: DiscoveryResult, username: string, now: number): void {
   bmcs.transaction(() => {
     if (!result.ok) {
       bmcs.recordFailure({ address: result.address, port: result.port, username, kind: result.error.kind, message: result.error.message }, now);
@@ -247,8 +205,8 @@ export function recordDiscovery(bmcs: BmcStore, result: DiscoveryResult, usernam
         manufacturerId: result.device.manufacturerId,
         productId: result.device.productId,
         firmware: result.device.firmwareRevision,
-        ipmiVersion: result.device.ipmiVersion,
-        session: describeSession(result.session),
+        ipmiVersion: result.device.protocolVersion,
+        session: result.session.summary,
         hostMacs: result.hostMacs,
       },
       now,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IpmiAuthError, IpmiTimeoutError } from '../../../server/core/bmc.js';
-import { checkBootReadBack, powerMachines, powerOne, type PowerDeps, type PowerOptions, type PowerTarget } from '../../../server/ipmi/power.js';
+import { IpmiAuthError, IpmiTimeoutError } from '../../../server/bmc/ipmi/errors.js';
+import { checkBootReadBack, powerMachines, powerOne, type PowerDeps, type PowerOptions, type PowerTarget } from '../../../server/bmc/power.js';
 import { FakeBmc, fakeConnector } from './fake-bmc.js';
 
 const target = (address: string, label = `m-${address}`): PowerTarget => ({ label, machineId: 1, bmc: { address, port: 623 }, username: 'admin' });
@@ -56,7 +56,7 @@ describe('power workflows', () => {
   });
 
   it('compares EFI and persistence when the BMC reports them', () => {
-    const read = { device: 'pxe' as const, selector: 4, valid: true, persistent: true, efi: false, parameterLocked: false, raw: Buffer.alloc(5) };
+    const read = { device: 'pxe' as const, valid: true, persistent: true, efi: false, raw: '0000000000', detail: 'selector 0x4' };
     const result = checkBootReadBack({ device: 'pxe', efi: true, persistent: false }, read);
     assert.deepEqual(result.problems, ['the BMC reports legacy BIOS boot, not EFI']);
     assert.deepEqual(result.warnings, ['the BMC reports persistent boot flags']);

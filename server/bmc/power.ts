@@ -1,5 +1,5 @@
 /**
- * Power workflows over the PowerControl port: status, on, off (optionally soft first), cycle, with
+ * Power workflows over the PowerControl port (bmc/port.ts): status, on, off (optionally soft first), cycle, with
  * bounded concurrency. With `pxe` the boot device is set to PXE for the next boot, read back and
  * compared before any power action: a machine is never powered on into the wrong boot device.
  *
@@ -11,13 +11,13 @@ import {
   describeBmcError,
   type BmcConnector,
   type BmcCredentials,
-  type BmcErrorKind,
   type BmcTarget,
+  type BootDeviceReadBack,
   type BootDeviceRequest,
+  type DescribedBmcError,
   type PowerControl,
   type PowerState,
-  type ReadBootFlags,
-} from '../core/bmc.js';
+} from './port.js';
 import { mapBounded } from './discover.js';
 
 export const POWER_ACTIONS = ['on', 'off', 'cycle', 'status'] as const;
@@ -50,7 +50,7 @@ export type PowerStep = 'none' | 'on' | 'off' | 'soft-off' | 'soft-then-hard-off
 
 export interface BootDeviceCheck {
   readonly requested: BootDeviceRequest;
-  readonly readBack: { readonly device: string; readonly valid: boolean; readonly persistent: boolean; readonly efi: boolean; readonly raw: string };
+  readonly readBack: Pick<BootDeviceReadBack, 'device' | 'valid' | 'persistent' | 'efi' | 'raw'>;
   readonly warnings: readonly string[];
 }
 
@@ -66,7 +66,7 @@ export interface PowerOutcome {
   readonly bootDevice: BootDeviceCheck | null;
   readonly message: string;
   readonly durationMs: number;
-  readonly error?: { readonly kind: BmcErrorKind | 'error' | 'verify'; readonly message: string; readonly completionCode?: number };
+  readonly error?: DescribedBmcError | { readonly kind: 'verify'; readonly message: string };
 }
 
 export interface PowerDeps {
@@ -82,10 +82,10 @@ export interface PowerDeps {
  * only when the BMC reports the valid bit: some BMCs (ipmi_sim among them) keep the device but
  * report the flags byte as zero, and that is only worth a warning.
  */
-export function checkBootReadBack(requested: BootDeviceRequest, readBack: ReadBootFlags): { ok: boolean; problems: string[]; warnings: string[] } {
+export function checkBootReadBack(requested: BootDeviceRequest, readBack: BootDeviceReadBack): { ok: boolean; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
-  if (readBack.device !== requested.device) problems.push(`the BMC reports boot device ${readBack.device} (selector 0x${readBack.selector.toString(16)}), not ${requested.device}`);
+  if (readBack.device !== requested.device) problems.push(`the BMC reports boot device ${readBack.device}${readBack.detail ? ` (${readBack.detail})` : ''}, not ${requested.device}`);
   if (readBack.valid) {
     if (readBack.efi !== requested.efi) problems.push(`the BMC reports ${readBack.efi ? 'EFI' : 'legacy BIOS'} boot, not ${requested.efi ? 'EFI' : 'legacy BIOS'}`);
     if (readBack.persistent !== requested.persistent) warnings.push(`the BMC reports ${readBack.persistent ? 'persistent' : 'next-boot-only'} boot flags`);
@@ -138,7 +138,7 @@ export async function powerOne(deps: PowerDeps, target: PowerTarget, options: Po
       const check = checkBootReadBack(requested, readBack);
       bootDevice = {
         requested,
-        readBack: { device: readBack.device, valid: readBack.valid, persistent: readBack.persistent, efi: readBack.efi, raw: readBack.raw.toString('hex') },
+        readBack: { device: readBack.device, valid: readBack.valid, persistent: readBack.persistent, efi: readBack.efi, raw: readBack.raw },
         warnings: check.warnings,
       };
       if (!check.ok) {
@@ -152,7 +152,7 @@ export async function powerOne(deps: PowerDeps, target: PowerTarget, options: Po
       case 'on':
         want = 'on';
         if (before === 'off') {
-          await bmc.chassisControl('on');
+          await bmc.power('on');
           step = 'on';
         }
         break;
@@ -160,15 +160,15 @@ export async function powerOne(deps: PowerDeps, target: PowerTarget, options: Po
         want = 'off';
         if (before === 'on') {
           if (options.soft) {
-            await bmc.chassisControl('soft');
+            await bmc.power('soft');
             const state = await waitForState(bmc, 'off', options.softTimeoutMs ?? 60_000, pollMs, sleep);
             if (state === 'off') step = 'soft-off';
             else {
-              await bmc.chassisControl('off');
+              await bmc.power('off');
               step = 'soft-then-hard-off';
             }
           } else {
-            await bmc.chassisControl('off');
+            await bmc.power('off');
             step = 'off';
           }
         }
@@ -177,10 +177,10 @@ export async function powerOne(deps: PowerDeps, target: PowerTarget, options: Po
         want = 'on';
         // Power cycle while off is "no action" (CC D5h) on many BMCs: reboot means "on" then.
         if (before === 'off') {
-          await bmc.chassisControl('on');
+          await bmc.power('on');
           step = 'on';
         } else {
-          await bmc.chassisControl('cycle');
+          await bmc.power('cycle');
           step = 'cycle';
           await sleep(pollMs);
         }
@@ -212,4 +212,23 @@ export async function powerMachines(deps: PowerDeps, targets: readonly PowerTarg
     deps.onOutcome?.(outcome, done, targets.length);
     return outcome;
   });
+}
+
+/** A power outcome as a machine's timeline records it (Provisioner.recordPower). */
+export interface PowerEvent {
+  readonly ok: boolean;
+  readonly message: string;
+  readonly data: Record<string, unknown>;
+  /** The machine was powered on with its next boot set to PXE: a new boot has started. */
+  readonly poweredOnIntoPxe: boolean;
+}
+
+/** `via` names the path, e.g. "BMC 10.1.0.11" or "BMC 10.1.0.11 (dashboard/API)". */
+export function powerEvent(outcome: PowerOutcome, pxe: boolean, via: string): PowerEvent {
+  return {
+    ok: outcome.ok,
+    message: `power ${outcome.action}${pxe ? ' --pxe' : ''} via ${via}: ${outcome.message}`,
+    data: { action: outcome.action, before: outcome.before, after: outcome.after, step: outcome.step, bootDevice: outcome.bootDevice },
+    poweredOnIntoPxe: outcome.ok && pxe && outcome.step !== 'none' && outcome.after === 'on',
+  };
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { IpmiAuthError, IpmiCommandError, IpmiTimeoutError, IpmiUnsupportedError } from '../../../server/core/bmc.js';
-import { IpmiClient, ipmiConnector, type IpmiClientOptions } from '../../../server/net/ipmi-client.js';
-import { encodeFru } from '../../../server/protocol/ipmi/fru.js';
+import { IpmiClient, type IpmiClientOptions } from '../../../../server/bmc/ipmi/client.js';
+import { ipmiConnector } from '../../../../server/bmc/ipmi/connector.js';
+import { IpmiAuthError, IpmiCommandError, IpmiTimeoutError, IpmiUnsupportedError } from '../../../../server/bmc/ipmi/errors.js';
+import { encodeFru } from '../../../../server/protocol/ipmi/fru.js';
 import { FAKE_GUID, FakeRmcpBmc, type FakeRmcpBmcOptions } from './fake-rmcp-bmc.js';
 
 const running: FakeRmcpBmc[] = [];

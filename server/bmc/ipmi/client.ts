@@ -1,7 +1,8 @@
 /**
- * IPMI over LAN (UDP 623): the adapter behind the `Bmc` port. It owns the socket, the session
- * (RMCP+ with cipher suite 17, else 3; IPMI 1.5 with MD5 only when the BMC has no 2.0), sequence
- * numbers, retransmits and timeouts. The bytes are built and checked by server/protocol/ipmi.
+ * IPMI over LAN (UDP 623): one session with one BMC. It owns the session (RMCP+ with cipher suite
+ * 17, else 3; IPMI 1.5 with MD5 only when the BMC has no 2.0), sequence numbers, retransmits and
+ * timeouts, and offers the IPMI commands of operations.ts; session.ts maps them to the BMC port.
+ * The bytes are built and checked by server/protocol/ipmi.
  *
  * Retries: each request is sent up to `attempts` times, `timeoutMs` apart. A retransmit keeps the
  * IPMI request sequence number (rqSeq), so a BMC that did execute the first copy can recognise the
@@ -9,23 +10,6 @@
  * they have already seen.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
-import {
-  IpmiAuthError,
-  IpmiCommandError,
-  IpmiProtocolError,
-  IpmiTimeoutError,
-  IpmiUnsupportedError,
-  type Bmc,
-  type BmcConnector,
-  type BmcCredentials,
-  type BmcTarget,
-  type BootDeviceRequest,
-  type HostMac,
-  type LanAddress,
-  type PowerState,
-  type SessionInfo,
-} from '../core/bmc.js';
 import {
   AuthType,
   CHANNEL_MEDIUM_LAN,
@@ -36,7 +20,7 @@ import {
   Privilege,
   RAKP_NAME_ONLY_LOOKUP,
   type PrivilegeLevel,
-} from '../protocol/ipmi/constants.js';
+} from '../../protocol/ipmi/constants.js';
 import {
   describeCompletionCode,
   describeRmcpPlusStatus,
@@ -45,7 +29,7 @@ import {
   isCredentialRefusal,
   RmcpPlusStatus,
   type CommandFamily,
-} from '../protocol/ipmi/completion-codes.js';
+} from '../../protocol/ipmi/completion-codes.js';
 import {
   CIPHER_SUITES,
   deriveSessionKeys,
@@ -58,12 +42,12 @@ import {
   type CipherSuiteId,
   type RakpExchange,
   type SessionKeys,
-} from '../protocol/ipmi/crypto.js';
-import { IpmiDecodeError } from '../protocol/ipmi/decode-error.js';
-import { decodeResponseMessage, encodeRequestMessage, type IpmiRequest, type IpmiResponseFrame } from '../protocol/ipmi/message.js';
-import { decodePacket, encodeV15Packet, encodeV20Packet, type IpmiPacket } from '../protocol/ipmi/packet.js';
-import { decodeOpenSessionResponse, decodeRakp2, decodeRakp4, encodeOpenSessionRequest, encodeRakp1, encodeRakp3 } from '../protocol/ipmi/rakp.js';
-import * as cmd from '../protocol/ipmi/commands.js';
+} from '../../protocol/ipmi/crypto.js';
+import { IpmiDecodeError } from '../../protocol/ipmi/decode-error.js';
+import { decodeResponseMessage, encodeRequestMessage, type IpmiRequest, type IpmiResponseFrame } from '../../protocol/ipmi/message.js';
+import { decodePacket, encodeV15Packet, encodeV20Packet, type IpmiPacket } from '../../protocol/ipmi/packet.js';
+import { decodeOpenSessionResponse, decodeRakp2, decodeRakp4, encodeOpenSessionRequest, encodeRakp1, encodeRakp3 } from '../../protocol/ipmi/rakp.js';
+import * as cmd from '../../protocol/ipmi/commands.js';
 import {
   decodeBootFlags,
   getBootFlags,
@@ -72,8 +56,8 @@ import {
   setBootInfoAcknowledge,
   setBootSetInProgress,
   type ReadBootFlags,
-} from '../protocol/ipmi/boot-options.js';
-import { parseFru, type Fru } from '../protocol/ipmi/fru.js';
+} from '../../protocol/ipmi/boot-options.js';
+import { parseFru, type Fru } from '../../protocol/ipmi/fru.js';
 import {
   decodeDellMacRecord,
   decodeDellMacTableLength,
@@ -82,7 +66,12 @@ import {
   dellMacTableLengthRequest,
   DELL_MAC_RECORD_LENGTH,
   DELL_MAX_RECORDS,
-} from '../protocol/ipmi/dell-oem.js';
+} from '../../protocol/ipmi/dell-oem.js';
+import type { BmcCredentials, BmcTarget, HostMac, PowerState } from '../port.js';
+import { commandName } from './command-names.js';
+import { IpmiAuthError, IpmiCommandError, IpmiProtocolError, IpmiTimeoutError, IpmiUnsupportedError } from './errors.js';
+import type { IpmiBootRequest, IpmiOperations, IpmiSessionInfo } from './operations.js';
+import { Transport } from './transport.js';
 
 /** Per-BMC workarounds for firmware that bends the spec. All default to off. */
 export interface IpmiQuirks {
@@ -125,99 +114,6 @@ const DEFAULT_ATTEMPTS = 4;
 const FRU_MIN_CHUNK = 8;
 const FRU_MAX_BYTES = 8192;
 
-/**
- * The production connector. It also makes sure there is at most one open session per BMC in this
- * process: a second open for the same address waits for the first session to close.
- */
-export function ipmiConnector(options: IpmiClientOptions = {}): BmcConnector {
-  const busy = new Map<string, Promise<void>>();
-  return async (target, credentials) => {
-    const key = `${target.address}:${target.port}`;
-    for (let guard = 0; busy.has(key) && guard < 10_000; guard++) await busy.get(key);
-    let release!: () => void;
-    busy.set(key, new Promise<void>((resolve) => (release = resolve)));
-    const done = () => {
-      busy.delete(key);
-      release();
-    };
-    try {
-      const client = await IpmiClient.open(target, credentials, { ...options, quirks: options.quirksFor?.(target) ?? options.quirks });
-      client.onClose(done);
-      return client;
-    } catch (error) {
-      done();
-      throw error;
-    }
-  };
-}
-
-/** Waits for datagrams from one BMC; one request is outstanding at a time. */
-class Transport {
-  readonly #socket: Socket;
-  #waiter: ((packet: Buffer) => void) | null = null;
-  #closed = false;
-
-  private constructor(
-    socket: Socket,
-    readonly address: string,
-    readonly port: number,
-  ) {
-    this.#socket = socket;
-    socket.on('message', (packet, remote) => {
-      if (remote.address !== this.address || remote.port !== this.port) return;
-      this.#waiter?.(packet);
-    });
-    socket.on('error', () => {
-      // Send errors surface through send(); late errors after close are irrelevant.
-    });
-  }
-
-  static async open(address: string, port: number, bindAddress?: string): Promise<Transport> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ port: 0, ...(bindAddress ? { address: bindAddress } : {}) }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return new Transport(socket, address, port);
-  }
-
-  send(packet: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#socket.send(packet, this.port, this.address, (error) => (error ? reject(error) : resolve()));
-    });
-  }
-
-  /**
-   * Starts waiting (before the request is sent, so no answer can slip past): resolves with the
-   * first packet `accept` maps to a value, or undefined after `timeoutMs` or cancel().
-   */
-  receive<T>(accept: (packet: Buffer) => T | undefined, timeoutMs: number): { result: Promise<T | undefined>; cancel(): void } {
-    let finish!: (value: T | undefined) => void;
-    const result = new Promise<T | undefined>((resolve) => {
-      const timer = setTimeout(() => finish(undefined), timeoutMs);
-      finish = (value) => {
-        clearTimeout(timer);
-        this.#waiter = null;
-        resolve(value);
-      };
-      this.#waiter = (packet) => {
-        const value = accept(packet);
-        if (value !== undefined) finish(value);
-      };
-    });
-    return { result, cancel: () => finish(undefined) };
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#waiter = null;
-    this.#socket.close();
-  }
-}
 
 type Session =
   | { readonly kind: 'none' }
@@ -226,14 +122,14 @@ type Session =
 
 const NO_SESSION: Session = { kind: 'none' };
 
-export class IpmiClient implements Bmc {
+export class IpmiClient implements IpmiOperations {
   readonly address: string;
   readonly port: number;
   #transport: Transport;
   #options: Required<Pick<IpmiClientOptions, 'timeoutMs' | 'attempts' | 'privilege'>> & IpmiClientOptions;
   #random: (size: number) => Buffer;
   #session: Session = NO_SESSION;
-  #sessionInfo: SessionInfo | undefined;
+  #sessionInfo: IpmiSessionInfo | undefined;
   #rqSeq = 0;
   #tag = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -268,7 +164,7 @@ export class IpmiClient implements Bmc {
     }
   }
 
-  get session(): SessionInfo {
+  get session(): IpmiSessionInfo {
     if (!this.#sessionInfo) throw new Error('no session');
     return this.#sessionInfo;
   }
@@ -294,7 +190,7 @@ export class IpmiClient implements Bmc {
         throw error;
       }),
     );
-    this.#sessionInfo = { ...(this.#sessionInfo as SessionInfo), privilege: granted };
+    this.#sessionInfo = { ...(this.#sessionInfo as IpmiSessionInfo), privilege: granted };
   }
 
   async #authCapabilities(privilege: number): Promise<cmd.ChannelAuthCapabilities> {
@@ -630,7 +526,7 @@ export class IpmiClient implements Bmc {
     return frame;
   }
 
-  // ---- Bmc port ----
+  // ---- IPMI operations ----
 
   async deviceId(): Promise<cmd.DeviceId> {
     return cmd.decodeDeviceId(await this.#command(cmd.getDeviceId()));
@@ -640,7 +536,7 @@ export class IpmiClient implements Bmc {
     return cmd.decodeSystemGuid(await this.#command(cmd.getSystemGuid()));
   }
 
-  async lanAddress(): Promise<LanAddress> {
+  async lanAddress(): Promise<{ channel: number; ip: string | null; mac: string | null }> {
     const channel = await this.#lanChannelNumber();
     const read = async <T>(parameter: number, decode: (d: Buffer) => T): Promise<T | null> => {
       try {
@@ -754,7 +650,7 @@ export class IpmiClient implements Bmc {
     await this.#command(cmd.chassisControl(action));
   }
 
-  async setBootDevice(request: BootDeviceRequest): Promise<void> {
+  async setBootDevice(request: IpmiBootRequest): Promise<void> {
     const quirks = this.#options.quirks ?? {};
     const optional = async (req: IpmiRequest): Promise<boolean> => {
       try {
@@ -807,28 +703,3 @@ function bmcKeyBytes(text: string): Buffer {
   return /^(0x)?[0-9a-f]{40}$/i.test(text) ? Buffer.from(text.replace(/^0x/i, ''), 'hex') : Buffer.from(text, 'utf8');
 }
 
-const COMMAND_NAMES: Readonly<Record<string, string>> = {
-  '6:1': 'Get Device ID',
-  '6:55': 'Get System GUID',
-  '6:56': 'Get Channel Authentication Capabilities',
-  '6:57': 'Get Session Challenge',
-  '6:58': 'Activate Session',
-  '6:59': 'Set Session Privilege Level',
-  '6:60': 'Close Session',
-  '6:66': 'Get Channel Info',
-  '6:89': 'Get System Info Parameters',
-  '0:1': 'Get Chassis Status',
-  '0:2': 'Chassis Control',
-  '0:8': 'Set System Boot Options',
-  '0:9': 'Get System Boot Options',
-  '10:16': 'Get FRU Inventory Area Info',
-  '10:17': 'Read FRU Data',
-  '12:2': 'Get LAN Configuration Parameters',
-};
-
-function commandName(request: IpmiRequest): string {
-  const name = COMMAND_NAMES[`${request.netFn}:${request.cmd}`] ?? `NetFn ${hex2(request.netFn)} command ${hex2(request.cmd)}`;
-  return request.data.length > 0 && (request.cmd === 0x08 || request.cmd === 0x02 || request.cmd === 0x59)
-    ? `${name} (parameter ${request.data[request.cmd === 0x08 ? 0 : 1]})`
-    : name;
-}

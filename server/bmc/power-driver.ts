@@ -1,9 +1,9 @@
 /**
- * What the dashboard and the API call to power a machine. The IPMI workflows (server/ipmi/power.ts
- * over the PowerControl port of core/bmc.ts) implement it in server/services/power-service.ts; when
- * no driver is configured the API answers 501 and the dashboard shows the buttons disabled.
+ * What the dashboard and the API call to power a machine. The power workflow (power.ts over the
+ * PowerControl port of port.ts) implements it in power-service.ts; when no driver is configured the
+ * API answers 501 and the dashboard shows the buttons disabled.
  */
-import type { Machine } from './types.js';
+import type { Machine } from '../core/types.js';
 
 export const POWER_DRIVER_ACTIONS = ['on', 'off', 'cycle'] as const;
 export type PowerDriverAction = (typeof POWER_DRIVER_ACTIONS)[number];

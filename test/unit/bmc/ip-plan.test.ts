@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runIpPlan } from '../../../server/bmc/ip-plan.js';
+import type { BmcObservation } from '../../../server/bmc/registry.js';
 import type { BmcOffsetRule } from '../../../server/core/ip-policy.js';
-import { runIpPlan } from '../../../server/ipmi/ip-plan.js';
-import { BmcStore, type BmcObservation } from '../../../server/store/bmc-store.js';
-import { openDatabase } from '../../../server/store/db.js';
-import { SqliteStore } from '../../../server/store/sqlite-store.js';
+import { BmcStore } from '../../../server/store/bmc-store.js';
+import { testProvisioner } from '../../helpers/provisioner.js';
 
 const rule: BmcOffsetRule = { kind: 'bmc-offset', hostSubnet: '10.99.0.0/24', bmcSubnet: '10.1.0.0/24', offset: 0 };
 
@@ -27,9 +27,9 @@ function observation(address: string, macs: string[], guid: string | null = null
 }
 
 function setup() {
-  const db = openDatabase(':memory:');
-  const stores = { bmcs: new BmcStore(db), inventory: new SqliteStore(db) };
-  return { db, stores, ...stores };
+  const t = testProvisioner();
+  const stores = { bmcs: new BmcStore(t.db), inventory: t.provisioner };
+  return { db: t.db, stores, bmcs: stores.bmcs, inventory: t.store };
 }
 
 describe('ip-plan against the inventory', () => {

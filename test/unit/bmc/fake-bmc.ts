@@ -1,24 +1,19 @@
-/** An in-memory Bmc for workflow tests: scripted answers, recorded calls. */
-import {
-  IpmiCommandError,
-  type Bmc,
-  type BmcConnector,
-  type BootDeviceRequest,
-  type ChassisAction,
-  type DeviceId,
-  type Fru,
-  type HostMac,
-  type LanAddress,
-  type PowerState,
-  type ReadBootFlags,
-  type SessionInfo,
-} from '../../../server/core/bmc.js';
-import { BOOT_DEVICE_SELECTOR, type BootDevice } from '../../../server/protocol/ipmi/boot-options.js';
+/**
+ * An in-memory IPMI BMC for workflow tests: scripted answers, recorded calls. The connector hands
+ * it out through the IPMI mapping to the port (bmc/ipmi/session.ts), as production does.
+ */
+import { IpmiCommandError } from '../../../server/bmc/ipmi/errors.js';
+import type { IpmiBootRequest, IpmiOperations, IpmiSessionInfo } from '../../../server/bmc/ipmi/operations.js';
+import { ipmiBmcSession } from '../../../server/bmc/ipmi/session.js';
+import type { BmcConnector, HostMac, LanAddress, PowerState } from '../../../server/bmc/port.js';
+import { BOOT_DEVICE_SELECTOR, type BootDevice, type ReadBootFlags } from '../../../server/protocol/ipmi/boot-options.js';
+import type { ChassisAction, DeviceId } from '../../../server/protocol/ipmi/commands.js';
+import type { Fru } from '../../../server/protocol/ipmi/fru.js';
 
 export interface FakeBmcOptions {
   power?: PowerState;
   guid?: Uint8Array;
-  lan?: LanAddress;
+  lan?: LanAddress & { channel: number };
   fru?: Fru | null | Error;
   dellMacs?: HostMac[] | Error;
   deviceId?: Partial<DeviceId>;
@@ -36,12 +31,12 @@ export interface FakeBmcOptions {
   failOn?: Partial<Record<'deviceId' | 'systemGuid' | 'lanAddress' | 'powerState' | 'chassisControl', Error>>;
 }
 
-export class FakeBmc implements Bmc {
+export class FakeBmc implements IpmiOperations {
   readonly calls: string[] = [];
   closed = 0;
   power: PowerState;
   boot: { device: BootDevice; persistent: boolean; efi: boolean; valid: boolean } = { device: 'none', persistent: false, efi: false, valid: false };
-  readonly session: SessionInfo = { protocol: 'rmcp+', cipherSuite: 17, privilege: 4, notes: [] };
+  readonly session: IpmiSessionInfo = { protocol: 'rmcp+', cipherSuite: 17, privilege: 4, notes: [] };
   #pendingPower: { state: PowerState; polls: number } | null = null;
 
   constructor(
@@ -79,7 +74,7 @@ export class FakeBmc implements Bmc {
     return this.options.guid ?? Buffer.from('00112233445566778899aabbccddeeff', 'hex');
   }
 
-  async lanAddress(): Promise<LanAddress> {
+  async lanAddress(): Promise<LanAddress & { channel: number }> {
     this.calls.push('lanAddress');
     this.#maybeFail('lanAddress');
     return this.options.lan ?? { channel: 1, ip: this.address, mac: '52:54:00:aa:00:01' };
@@ -123,7 +118,7 @@ export class FakeBmc implements Bmc {
     else this.#pendingPower = { state: next, polls };
   }
 
-  async setBootDevice(request: BootDeviceRequest): Promise<void> {
+  async setBootDevice(request: IpmiBootRequest): Promise<void> {
     this.calls.push(`setBootDevice:${request.device}${request.efi ? ',efi' : ''}${request.persistent ? ',persistent' : ''}`);
     this.boot = { ...request, valid: true };
   }
@@ -162,7 +157,7 @@ export function fakeConnector(bmcs: Record<string, FakeBmc | Error>): { connect:
       entry.close = close;
       await close();
     };
-    return entry;
+    return ipmiBmcSession(entry);
   };
   return { connect, stats };
 }

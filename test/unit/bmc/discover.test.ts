@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IpmiAuthError, IpmiCommandError, IpmiProtocolError, IpmiTimeoutError } from '../../../server/core/bmc.js';
-import { discoverBmc, discoverBmcs, expandTargets, mapBounded, recordDiscovery, type DiscoveredBmc } from '../../../server/ipmi/discover.js';
+import { discoverBmc, discoverBmcs, expandTargets, mapBounded, recordDiscovery, type DiscoveredBmc } from '../../../server/bmc/discover.js';
+import { IpmiAuthError, IpmiCommandError, IpmiProtocolError, IpmiTimeoutError } from '../../../server/bmc/ipmi/errors.js';
 import { parseFru, encodeFru } from '../../../server/protocol/ipmi/fru.js';
 import { BmcStore } from '../../../server/store/bmc-store.js';
 import { openDatabase } from '../../../server/store/db.js';

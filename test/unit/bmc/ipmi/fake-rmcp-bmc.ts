@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { AuthType, PayloadType } from '../../../server/protocol/ipmi/constants.js';
+import { AuthType, PayloadType } from '../../../../server/protocol/ipmi/constants.js';
 import {
   CIPHER_SUITES,
   deriveSessionKeys,
@@ -19,10 +19,10 @@ import {
   type CipherSuiteId,
   type RakpExchange,
   type SessionKeys,
-} from '../../../server/protocol/ipmi/crypto.js';
-import { decodeRequestMessage, encodeResponseMessage, type IpmiRequestFrame } from '../../../server/protocol/ipmi/message.js';
-import { decodePacket, encodeV15Packet, encodeV20Packet } from '../../../server/protocol/ipmi/packet.js';
-import { decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeOpenSessionResponse, encodeRakp2, encodeRakp4 } from '../../../server/protocol/ipmi/rakp.js';
+} from '../../../../server/protocol/ipmi/crypto.js';
+import { decodeRequestMessage, encodeResponseMessage, type IpmiRequestFrame } from '../../../../server/protocol/ipmi/message.js';
+import { decodePacket, encodeV15Packet, encodeV20Packet } from '../../../../server/protocol/ipmi/packet.js';
+import { decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeOpenSessionResponse, encodeRakp2, encodeRakp4 } from '../../../../server/protocol/ipmi/rakp.js';
 
 export interface FakeRmcpBmcOptions {
   username?: string;

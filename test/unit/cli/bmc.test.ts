@@ -5,13 +5,17 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { Command } from 'commander';
-import { quirksFor, registerIpmiCommands } from '../../../server/cli-ipmi.js';
-import { IpmiAuthError } from '../../../server/core/bmc.js';
+import { IpmiAuthError } from '../../../server/bmc/ipmi/errors.js';
+import { Catalog } from '../../../server/catalog/catalog.js';
+import { quirksFor, registerIpmiCommands } from '../../../server/cli/bmc.js';
+import { Provisioner } from '../../../server/core/provisioner.js';
+import { catalogDirs } from '../../../server/paths.js';
 import { encodeFru, parseFru } from '../../../server/protocol/ipmi/fru.js';
 import { BmcStore } from '../../../server/store/bmc-store.js';
 import { openDatabase, type Db } from '../../../server/store/db.js';
 import { SqliteStore } from '../../../server/store/sqlite-store.js';
-import { FakeBmc, fakeConnector } from './fake-bmc.js';
+import { TEST_SETTINGS } from '../../helpers/provisioner.js';
+import { FakeBmc, fakeConnector } from '../bmc/fake-bmc.js';
 
 class Capture extends Writable {
   text = '';
@@ -27,6 +31,13 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const fru = (mac: string) => parseFru(encodeFru({ board: { manufacturer: 'Lab', extras: [`MAC0=${mac}`] } }));
 
+/** A Provisioner over the test's database on the CLI's clock: `power` journals through it. */
+function provisionerOver(db: Db): Provisioner {
+  const loaded = Catalog.load(catalogDirs());
+  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+  return new Provisioner({ store: new SqliteStore(db), renderer: loaded.catalog, settings: TEST_SETTINGS, clock: { now: () => 1_700_000_000_000 }, newToken: () => 'token' });
+}
+
 function cli(bmcs: Record<string, FakeBmc | Error>, env: NodeJS.ProcessEnv = { RACKBOOT_IPMI_PASSWORD: 'pw' }, db: Db = openDatabase(':memory:')) {
   const out = new Capture();
   const err = new Capture();
@@ -36,6 +47,7 @@ function cli(bmcs: Record<string, FakeBmc | Error>, env: NodeJS.ProcessEnv = { R
   const program = new Command().exitOverride();
   registerIpmiCommands(program, {
     openDatabase: () => ({ db, close: () => {} }),
+    openProvisioner: () => ({ provisioner: provisionerOver(db), db, close: () => {} }),
     connect: () => async (target, credentials) => {
       usernames.push(`${credentials.username}:${credentials.password}`);
       return connect(target, credentials);
