@@ -9,9 +9,9 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { findExecutable } from '../../server/lab/prereqs.js';
+import { findExecutable } from '../../../server/lab/prereqs.js';
 
-const UNIT = join(import.meta.dirname, '..', '..', 'deploy', 'rackboot.service');
+const UNIT = join(import.meta.dirname, '..', '..', '..', 'deploy', 'rackboot.service');
 const text = readFileSync(UNIT, 'utf8');
 
 const which = (tool: string): boolean => findExecutable(tool) !== undefined;
