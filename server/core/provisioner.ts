@@ -580,6 +580,8 @@ export class Provisioner {
       for (const machine of this.store.listMachines()) {
         const limit = timeouts[machine.state];
         if (limit === undefined || limit <= 0) continue;
+        // without a role the iPXE step ends at the menu (or the local disk it chose): nothing follows
+        if (machine.role === null && machine.state === 'ipxe') continue;
         const idle = Math.floor((now - machine.stateChangedAt) / 1000);
         if (idle <= limit) continue;
         events.push(
