@@ -15,6 +15,12 @@ import { registerInventoryCommands } from './inventory.js';
 import { registerLabCommands } from './lab.js';
 import { registerServeCommand } from './serve.js';
 
+// `rackboot events | head -1`: the reader closing the pipe ends the command; it is not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command();
 program
   .name('rackboot')

@@ -4,6 +4,7 @@
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { AssetImportError, DirectoryAssetIndex, importAssets, listAssets } from '../assets/mirror.js';
+import { confirmOrExit } from './confirm.js';
 import { formatTable } from './format.js';
 import type { Config } from '../config/config.js';
 import type { Provisioner } from '../core/provisioner.js';
@@ -73,7 +74,10 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .command('reprovision')
     .description('send installed machines back: their next PXE boot installs again, and the install script may overwrite their disk')
     .argument('<machines...>', 'names, MACs or IPs')
-    .action((refs: string[]) => {
+    .option('-y, --yes', 'do not ask (required when not on a terminal)')
+    .action(async (refs: string[], options: { yes?: boolean }) => {
+      const names = ctx.withProvisioner((p) => findMachines(p, refs).map((m) => m.name));
+      await confirmOrExit(`Reprovision ${names.join(', ')}? The next PXE boot installs again and may overwrite the disk.`, options.yes);
       ctx.withProvisioner((p) => {
         for (const machine of findMachines(p, refs)) {
           const updated = p.reprovision(machine, 'requested with rackboot reprovision');

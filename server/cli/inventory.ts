@@ -140,15 +140,15 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .description("a machine's timeline, or every event")
     .argument('[machine]', 'name, MAC or IP')
     .option('--json', 'JSON instead of a table')
-    .option('--limit <n>', 'at most this many events', '200')
+    .option('--limit <n>', 'the newest this many events', '200')
     .action((ref: string | undefined, options: { json?: boolean; limit: string }) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliError(`--limit ${options.limit}: expected a whole number from 1 to 10000`, EXIT_USAGE);
       const events = ctx.withProvisioner((p) => {
-        if (ref === undefined) return p.listEvents({ limit });
+        if (ref === undefined) return p.listEvents({ limit, newest: true });
         const machine = p.machineByRef(ref);
         if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
-        return p.listEvents({ machineId: machine.id, limit });
+        return p.listEvents({ machineId: machine.id, limit, newest: true });
       });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);

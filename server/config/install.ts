@@ -51,9 +51,20 @@ const roleInstallSchema = ({ payload, kubernetes }: RoleInstallDefaults) =>
     })
     .prefault({});
 
-const STUCK_STATES = ['dhcp', 'firmware-loaded', 'ipxe', 'booting', 'configured', 'installing', 'installed'] as const;
+const STUCK_STATES = ['dhcp', 'firmware-loaded', 'ipxe', 'booting', 'configured', 'booted', 'installing', 'installed'] as const;
 export type StuckState = (typeof STUCK_STATES)[number];
 const seconds = z.number().int().min(0).max(7 * 86_400);
+/** A boot step takes seconds; the OS and the install take minutes. Config entries override these one by one. */
+const DEFAULT_STUCK_TIMEOUTS: Readonly<Record<StuckState, number>> = {
+  dhcp: 600,
+  'firmware-loaded': 600,
+  ipxe: 600,
+  booting: 900,
+  configured: 1800,
+  booted: 1800,
+  installing: 3600,
+  installed: 1800,
+};
 
 export const installSchema = z
   .strictObject({
@@ -108,10 +119,11 @@ export const installSchema = z
     stuck: z
       .strictObject({
         checkIntervalSeconds: z.number().int().min(1).max(3600).default(30),
-        /** Seconds a machine may stay in a state without progress; 0 or absent: never stuck there. */
+        /** Seconds a machine may stay in a state without progress; 0: never stuck there. Merged with the defaults. */
         timeouts: z
           .strictObject(Object.fromEntries(STUCK_STATES.map((s) => [s, seconds.optional()])) as Record<StuckState, z.ZodOptional<typeof seconds>>)
-          .default({ booting: 900, configured: 1800, installing: 3600, installed: 1800 }),
+          .prefault({})
+          .transform((set) => ({ ...DEFAULT_STUCK_TIMEOUTS, ...set })),
       })
       .prefault({}),
   })

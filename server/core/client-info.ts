@@ -5,6 +5,7 @@ import {
   clientArchitectures, clientMachineId, ipxeHasFeature, ipxeOptions, userClasses,
 } from '../protocol/dhcp/pxe-options.js';
 import type { MacAddress } from './types.js';
+import { formatUuid, isPlaceholderUuid, swapUuidFields, uuidBytes } from './uuid-match.js';
 
 export type Firmware = 'bios' | 'uefi' | 'unknown';
 
@@ -94,7 +95,10 @@ export interface ClientInfo {
   readonly isIpxe: boolean;
   /** iPXE reports the HTTP feature (175.19). */
   readonly ipxeHasHttp: boolean;
-  /** Option 97 as a canonical UUID; null when absent or all zeros/ones (firmware without a GUID). */
+  /**
+   * Option 97 as the SMBIOS UUID in standard text (as dmidecode, the BMC and iPXE's ${uuid} print it);
+   * null when absent or all zeros/ones (firmware without a GUID).
+   */
   readonly uuid: string | null;
   readonly vendorClass: string | null;
   /** User class entries joined with ",". */
@@ -121,7 +125,7 @@ export function clientInfo(packet: DhcpPacket): ClientInfo {
     isHttpClient: vendor?.startsWith('HTTPClient') ?? false,
     isIpxe: classes.includes('iPXE') || packet.options.has(DhcpOption.IpxeEncapsulated),
     ipxeHasHttp: ipxeHasFeature(ipxe, IpxeSubOption.FeatureHttp),
-    uuid: meaningfulUuid(clientMachineId(packet)),
+    uuid: smbiosUuid(clientMachineId(packet)),
     vendorClass: vendor,
     userClass: classes.length > 0 ? classes.join(',') : null,
     hostnameHint: hostName(packet),
@@ -133,8 +137,13 @@ function archFromVendorClass(vendor: string | null): number | null {
   return digits === undefined ? null : Number(digits);
 }
 
-function meaningfulUuid(uuid: string | null): string | null {
-  if (uuid === null) return null;
-  const hex = uuid.replaceAll('-', '');
-  return /^0+$/.test(hex) || /^f+$/.test(hex) ? null : uuid;
+/**
+ * Option 97 carries the GUID as EFI lays it out in memory: the first three fields little-endian
+ * (RFC 4578 §2.3 defers to the EFI/PXE layout; iPXE sends its UUID through uuid_mangle). Swapping
+ * them back gives the standard text, the one iPXE's ${uuid} sends to /ipxe?uuid=.
+ */
+function smbiosUuid(wire: string | null): string | null {
+  const bytes = wire === null ? null : uuidBytes(wire);
+  if (bytes === null || isPlaceholderUuid(bytes)) return null;
+  return formatUuid(swapUuidFields(bytes));
 }

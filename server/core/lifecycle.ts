@@ -48,6 +48,7 @@ const STATE_FOR_EVENT: Partial<Record<EventType, MachineState>> = {
   ipxe: 'ipxe',
   booting: 'booting',
   configured: 'configured',
+  booted: 'booted',
   progress: 'installing',
   installing: 'installing',
   installed: 'installed',

@@ -34,6 +34,8 @@ export interface EventQuery {
   readonly machineId?: number;
   readonly afterId?: number;
   readonly limit?: number;
+  /** The newest `limit` events (after `afterId`) instead of the oldest; still returned oldest first. */
+  readonly newest?: boolean;
 }
 
 /** What the operator surfaces read (the Provisioner implements it; they never see the store). */

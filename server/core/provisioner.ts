@@ -8,7 +8,7 @@ import { clientInfo, type ClientInfo } from './client-info.js';
 import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
 import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
 import type { RogueSighting } from './dhcp-guard.js';
-import { normaliseMac } from './identifiers.js';
+import { normaliseMac, normaliseUuid } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
 import type { IpPlan } from './ip-policy.js';
 import { buildInstallContext } from './install.js';
@@ -230,6 +230,8 @@ export class Provisioner {
       if (!machine) {
         const message = `no machine with MAC ${query.mac ?? '?'} / UUID ${query.uuid ?? '?'} in the inventory`;
         this.append(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
+        // sites that keep their own DHCP see unknown machines only here
+        if (mac) this.store.noteDiscovered(mac, { source: 'ipxe', uuid: query.uuid === undefined ? null : normaliseUuid(query.uuid), clientIp: query.clientIp }, this.clock.now());
         return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message }) };
       }
       const plan = planBoot(machine);
@@ -581,6 +583,8 @@ export class Provisioner {
       for (const machine of this.store.listMachines()) {
         const limit = timeouts[machine.state];
         if (limit === undefined || limit <= 0) continue;
+        // without a role the iPXE step ends at the menu (or the local disk it chose): nothing follows
+        if (machine.role === null && machine.state === 'ipxe') continue;
         const idle = Math.floor((now - machine.stateChangedAt) / 1000);
         if (idle <= limit) continue;
         events.push(

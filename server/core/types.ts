@@ -13,6 +13,7 @@ export const MACHINE_STATES = [
   'ipxe',
   'booting',
   'configured',
+  'booted',
   'installing',
   'installed',
   'ready',

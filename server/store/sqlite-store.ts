@@ -191,11 +191,9 @@ export class SqliteStore implements InventoryStore {
   listEvents(query: EventQuery): MachineEvent[] {
     const limit = Math.min(query.limit ?? 1000, 10_000);
     const afterId = query.afterId ?? 0;
-    const rows = (
-      query.machineId === undefined
-        ? this.statements.eventsAfter.all(afterId, limit)
-        : this.statements.eventsForMachine.all(query.machineId, afterId, limit)
-    ) as EventRow[];
+    const statements = this.statements;
+    const [all, forMachine] = query.newest ? [statements.newestEventsAfter, statements.newestEventsForMachine] : [statements.eventsAfter, statements.eventsForMachine];
+    const rows = (query.machineId === undefined ? all.all(afterId, limit) : forMachine.all(query.machineId, afterId, limit)) as EventRow[];
     return rows.map(toEvent);
   }
 
@@ -277,6 +275,8 @@ function prepare(db: Db) {
     insertEvent: db.prepare('INSERT INTO events (machine_id, mac, at, type, message, data) VALUES (?, ?, ?, ?, ?, ?)'),
     eventsAfter: db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
     eventsForMachine: db.prepare('SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id LIMIT ?'),
+    newestEventsAfter: db.prepare('SELECT * FROM (SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
+    newestEventsForMachine: db.prepare('SELECT * FROM (SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
     discoveredByMac: db.prepare('SELECT last_seen FROM discovered WHERE mac = ?'),
     upsertDiscovered: db.prepare(
       `INSERT INTO discovered (mac, first_seen, last_seen, sightings, facts) VALUES (@mac, @now, @now, 1, @facts)

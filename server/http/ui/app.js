@@ -6,7 +6,7 @@
 import { api, ApiError, getToken, ref, setToken } from './api.js';
 import { ago, clock, fullTime, h } from './dom.js';
 
-const STATE_ORDER = ['failed', 'stuck', 'installing', 'powering-on', 'dhcp', 'firmware-loaded', 'ipxe', 'booting', 'configured', 'installed', 'ready', 'registered', 'discovered'];
+const STATE_ORDER = ['failed', 'stuck', 'installing', 'powering-on', 'dhcp', 'firmware-loaded', 'ipxe', 'booting', 'configured', 'booted', 'installed', 'ready', 'registered', 'discovered'];
 
 const state = {
   /** @type {Map<number, any>} */ machines: new Map(),

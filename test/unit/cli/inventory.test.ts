@@ -90,3 +90,20 @@ test('export writes the inventory for dnsmasq and CSV; machines without an addre
   assert.match(csv.stdout, /^name,macs,ip,role,mode,bmc,uuid,state\r$/m);
   assert.equal(rackboot(['--config', config, 'export', '--format', 'yaml']).code, 2);
 });
+
+test('events --limit N shows the newest N events (oldest first among them), for all machines and for one', () => {
+  const own = join(dir, 'newest.yaml');
+  writeFileSync(own, 'dataDir: newest-data\nserver: {address: 10.99.0.1}\ndhcp: {subnets: [{cidr: 10.99.0.0/24, gateway: 10.99.0.1}]}\n');
+  for (const n of [1, 2, 3]) assert.equal(rackboot(['--config', own, 'machines', 'add', '--mac', `52:54:00:98:00:0${n}`, '--name', `newest-${n}`]).code, 0);
+  assert.equal(rackboot(['--config', own, 'assign', 'newest-1', '--role', 'dev']).code, 0);
+
+  const all = JSON.parse(rackboot(['--config', own, 'events', '--json', '--limit', '2']).stdout) as Array<{ type: string; machineId: number; id: number }>;
+  assert.deepEqual(all.map((e) => e.type), ['registered', 'role-assigned']);
+  assert.ok(all[0]!.id < all[1]!.id);
+  const table = rackboot(['--config', own, 'events', '--limit', '1']).stdout;
+  assert.match(table, /role-assigned/);
+  assert.doesNotMatch(table, /registered/);
+
+  const one = JSON.parse(rackboot(['--config', own, 'events', 'newest-1', '--json', '--limit', '1']).stdout) as Array<{ type: string }>;
+  assert.deepEqual(one.map((e) => e.type), ['role-assigned']);
+});

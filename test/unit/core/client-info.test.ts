@@ -17,7 +17,7 @@ describe('clientInfo from captured-style packets', () => {
       isHttpClient: false,
       isIpxe: true,
       ipxeHasHttp: true,
-      uuid: '8a2d1c4e-5b6f-4a3c-9d2e-1f0a3b4c5d6e',
+      uuid: '4e1c2d8a-6f5b-3c4a-9d2e-1f0a3b4c5d6e', // option 97 bytes 8a2d1c4e 5b6f 4a3c ..., first three fields little-endian
       vendorClass: 'PXEClient:Arch:00000:UNDI:002001',
       userClass: 'iPXE',
       hostnameHint: null,
@@ -32,7 +32,7 @@ describe('clientInfo from captured-style packets', () => {
     assert.equal(info.isPxeClient, true);
     assert.equal(info.isIpxe, false);
     assert.equal(info.ipxeHasHttp, false);
-    assert.equal(info.uuid, '4c4c4544-0010-4d80-8031-b2c04f395032');
+    assert.equal(info.uuid, '44454c4c-1000-804d-8031-b2c04f395032'); // option 97 bytes 4c4c4544 0010 4d80 ...
   });
 
   it('iPXE under EFI: uefi + iPXE, no option 97', () => {
@@ -81,6 +81,14 @@ describe('clientInfo rules', () => {
     const info = clientInfo(requestPacket({ options: [[175, hex('150101 eb03010000')]] }));
     assert.equal(info.isIpxe, true);
     assert.equal(info.ipxeHasHttp, false);
+  });
+
+  it('option 97 is read as the SMBIOS UUID dmidecode, the BMC and iPXE ${uuid} print: its first three fields are little-endian on the wire', () => {
+    // dmidecode: 4c4c4544-0010-4d80-8031-b2c04f395032; iPXE sends it as type 0 + the EFI GUID bytes (uuid_mangle)
+    const wire = hex('00 44454c4c 1000 804d 8031 b2c04f395032');
+    assert.equal(clientInfo(requestPacket({ options: [[97, wire]] })).uuid, '4c4c4544-0010-4d80-8031-b2c04f395032');
+    const qemu = hex('00 78563412 3412 7856 9abc def012345678'); // qemu -uuid 12345678-1234-5678-9abc-def012345678
+    assert.equal(clientInfo(requestPacket({ options: [[97, qemu]] })).uuid, '12345678-1234-5678-9abc-def012345678');
   });
 
   it('an all-zero or all-ones option 97 is no UUID', () => {

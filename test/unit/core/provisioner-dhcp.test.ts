@@ -88,3 +88,19 @@ test('the booted OS renewing its lease does not look like a new PXE boot', () =>
   assert.equal(store.machineById(machine.id)?.state, 'ready');
   assert.equal(store.listEvents({ machineId: machine.id }).at(-1)?.type, 'dhcp-os');
 });
+
+test('a discovered UUID is the one iPXE sends as ${uuid}: adding a machine with it makes /ipxe?uuid= find that machine', () => {
+  const { provisioner, store } = setup();
+  const stranger = '52:54:00:99:00:98';
+  // SMBIOS UUID 12345678-1234-5678-9abc-def012345678 in option 97: type 0, first three fields little-endian
+  const option97 = Buffer.from('00' + '78563412' + '3412' + '7856' + '9abcdef012345678', 'hex');
+  provisioner.handleDhcp(as(fixturePacket('ovmf-x64-discover.hex'), stranger, DhcpMessageType.Discover, [[DhcpOption.ClientMachineId, option97]]));
+  const uuid = store.listDiscovered().find((d) => d.mac === stranger)?.facts.uuid;
+  assert.equal(uuid, '12345678-1234-5678-9abc-def012345678');
+
+  const machine = provisioner.registerMachine({ name: 'by-uuid', macs: ['52:54:00:99:00:97'], ip: null, role: null, uuid: uuid as string });
+  const script = provisioner.machineScript({ uuid: '12345678-1234-5678-9abc-def012345678', clientIp: '10.99.0.50' });
+  assert.equal(script.ok, true);
+  assert.doesNotMatch(script.ok ? script.value : '', /no machine/);
+  assert.equal(store.listEvents({ machineId: machine.id }).at(-1)?.type, 'ipxe');
+});

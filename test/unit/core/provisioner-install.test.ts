@@ -139,3 +139,31 @@ test('the Kubernetes CA: generated once, self-signed, a CA, and its SPKI hash pi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a machine sitting in dhcp, firmware-loaded or ipxe past the default timeout becomes stuck; a roleless machine at the menu does not', () => {
+  const { provisioner, store, clock } = installProvisioner();
+  const [dhcp, firmware, ipxe] = ['s1', 's2', 's3'].map((name) => store.machineByName(name)!);
+  store.setState(dhcp!.id, 'dhcp', clock.t);
+  store.setState(firmware!.id, 'firmware-loaded', clock.t);
+  store.setState(ipxe!.id, 'ipxe', clock.t);
+  const menu = provisioner.registerMachine({ name: 'menu-box', macs: ['52:54:00:99:0f:01'], ip: null, role: null });
+  store.setState(menu.id, 'ipxe', clock.t);
+  clock.t += 48 * 60 * 1000;
+  const stuck = provisioner.checkStuck();
+  assert.deepEqual(stuck.map((e) => e.message).sort(), [
+    'no progress in state dhcp for 2880 s (install.stuck.timeouts.dhcp is 600 s)',
+    'no progress in state firmware-loaded for 2880 s (install.stuck.timeouts.firmware-loaded is 600 s)',
+    'no progress in state ipxe for 2880 s (install.stuck.timeouts.ipxe is 600 s)',
+  ]);
+  assert.equal(store.machineById(menu.id)?.state, 'ipxe', 'no role: it left through the menu (local disk), nothing to wait for');
+});
+
+test('a booted callback after configured moves the machine to booted (docs/boot-flow.md: "as named"), which has its own timeout', () => {
+  const { provisioner, store, machine, token, clock } = booted();
+  store.setState(machine.id, 'configured', clock.t);
+  assert.ok(provisioner.callback(token, { event: 'booted' }, machine.ip!).ok);
+  assert.equal(store.machineById(machine.id)?.state, 'booted');
+  assert.equal(stateAfter('booted', 'configured', 'memory'), 'booted');
+  clock.t += 1801 * 1000;
+  assert.equal(provisioner.checkStuck()[0]?.message, 'no progress in state booted for 1801 s (install.stuck.timeouts.booted is 1800 s)');
+});

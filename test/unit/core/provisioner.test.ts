@@ -125,6 +125,20 @@ test('an unknown machine gets an explanatory script and shows up as discovered',
   assert.equal(events.at(-1)?.mac, '52:54:00:99:00:77');
 });
 
+test('an unknown machine that only asks /ipxe?mac= (the site keeps its own DHCP) is listed in Discovered', () => {
+  const { provisioner } = registered();
+  for (const clientIp of ['10.99.0.50', '10.99.0.51']) {
+    provisioner.machineScript({ mac: '52-54-00-99-00-78', uuid: '12345678-1234-5678-9ABC-DEF012345678', clientIp });
+  }
+  const [found, ...others] = provisioner.listDiscovered();
+  assert.equal(others.length, 0);
+  assert.equal(found?.mac, '52:54:00:99:00:78');
+  assert.equal(found?.sightings, 2);
+  assert.deepEqual(found?.facts, { source: 'ipxe', uuid: '12345678-1234-5678-9abc-def012345678', clientIp: '10.99.0.51' });
+  provisioner.machineScript({ clientIp: '10.99.0.52' });
+  assert.equal(provisioner.listDiscovered().length, 1, 'without a MAC there is nothing to list');
+});
+
 test('the machine walks its lifecycle: ipxe -> booting -> configured -> booted -> ready', () => {
   const { provisioner, store, machine } = registered();
   const script = provisioner.machineScript({ mac: MAC, clientIp: '10.99.0.11' });

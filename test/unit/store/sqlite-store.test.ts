@@ -112,3 +112,14 @@ test('listMachinesWithRoles returns only the machines of those roles', () => {
   assert.deepEqual(store.listMachinesWithRoles(['small']).map((m) => m.macs), [['52:54:00:00:00:03']]);
   assert.deepEqual(store.listMachinesWithRoles([]), []);
 });
+
+test('newest: the last `limit` events (optionally of one machine), still oldest first; afterId paging is unchanged', () => {
+  const store = new SqliteStore(openDatabase(':memory:'));
+  const m = store.addMachine({ name: 'n1', macs: ['52:54:00:00:00:01'], ip: null, role: null }, 1);
+  for (let i = 1; i <= 6; i++) store.appendEvent({ machineId: i % 2 === 0 ? m.id : null, mac: null, type: 't', message: `e${i}` }, i);
+  assert.deepEqual(store.listEvents({ limit: 3, newest: true }).map((e) => e.message), ['e4', 'e5', 'e6']);
+  assert.deepEqual(store.listEvents({ machineId: m.id, limit: 2, newest: true }).map((e) => e.message), ['e4', 'e6']);
+  assert.deepEqual(store.listEvents({ limit: 3 }).map((e) => e.message), ['e1', 'e2', 'e3']);
+  const all = store.listEvents({});
+  assert.deepEqual(store.listEvents({ afterId: all[3]!.id, limit: 10, newest: true }).map((e) => e.message), ['e5', 'e6']);
+});
