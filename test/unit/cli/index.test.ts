@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { compileServer, removeCompiledServer } from '../../../bench/lib/storm-lab.js';
 import { loadConfigFile } from '../../../server/config/config.js';
-import { createProvisioner } from '../../../server/main.js';
+import { databasePath } from '../../../server/main.js';
+import { openDatabase } from '../../../server/store/db.js';
+import { SqliteStore } from '../../../server/store/sqlite-store.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SOURCE_CLI = ['--import', 'tsx', join(ROOT, 'server', 'cli', 'index.ts')];
@@ -21,7 +23,8 @@ before(() => {
   // Enough output (well over a pipe buffer) that `head -1` closes the pipe while rackboot still writes.
   const loaded = loadConfigFile(config);
   assert.ok(loaded.config, loaded.errors.join('\n'));
-  const { store, close } = createProvisioner(loaded.config);
+  const db = openDatabase(databasePath(loaded.config));
+  const store = new SqliteStore(db);
   try {
     store.transaction(() => {
       for (let i = 0; i < 250; i++) {
@@ -31,7 +34,7 @@ before(() => {
       }
     });
   } finally {
-    close();
+    db.close();
   }
 });
 after(() => {
