@@ -15,6 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
 import { Catalog } from '../../server/catalog/catalog.js';
 import { Provisioner } from '../../server/core/provisioner.js';
+import type { PowerDriver } from '../../server/core/power-driver.js';
 import type { Machine } from '../../server/core/types.js';
 import { buildApp } from '../../server/http/app.js';
 import { silentLogger } from '../../server/log.js';
@@ -39,6 +40,7 @@ interface El {
 interface PageGlobals {
   readonly document: { querySelector(selector: string): El | null; querySelectorAll(selector: string): Iterable<El> };
   notReloaded?: boolean;
+  rowsBefore?: Set<El>;
 }
 
 async function prerequisites(): Promise<string | null> {
@@ -270,5 +272,125 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.waitForSelector('tr[data-name="rack1-node07"]');
     await page.waitForSelector('#discovered tr[data-mac="52:54:00:99:00:07"]', { state: 'detached' });
     assert.deepEqual((globalThis as { pageProblems?: string[] }).pageProblems, [], 'no errors in the page');
+  });
+  const shownRows = () => page.$$eval('#machines tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).dataset.name));
+
+  test('search: a dash-form MAC finds its machine, and every word of a two-word query must match', async () => {
+    await page.fill('#search', '52-54-00-10-00-03');
+    await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('#machines tbody tr')].length === 1);
+    assert.deepEqual(await shownRows(), ['rack1-node03']);
+    await page.fill('#search', 'rack1 failed');
+    await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('#machines tbody tr')].length === 1);
+    assert.deepEqual(await shownRows(), ['rack1-node03']);
+    await page.fill('#search', 'worker rack1');
+    await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('#machines tbody tr')].length === 3);
+    assert.deepEqual(await shownRows(), ['rack1-node02', 'rack1-node03', 'rack1-node07']);
+    await page.fill('#search', '');
+    await page.waitForSelector('tr[data-name="rack1-node01"]');
+  });
+
+  test('a machine clicked far down the list opens its panel inside the viewport', async () => {
+    for (let i = 1; i <= 60; i++) provisioner.registerMachine({ name: `bulk-${String(i).padStart(3, '0')}`, macs: [`52:54:00:20:00:${i.toString(16).padStart(2, '0')}`], ip: null, role: null });
+    await page.waitForSelector('tr[data-name="bulk-060"]');
+    if (await page.locator('#detail').isVisible()) await page.keyboard.press('Escape');
+    await page.waitForSelector('#detail', { state: 'hidden' });
+    await page.locator('tr[data-name="rack1-node05"]').scrollIntoViewIfNeeded();
+    const scrolled = await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY);
+    assert.ok(scrolled > 500, 'the page is scrolled down');
+    await page.click('tr[data-name="rack1-node05"]');
+    await page.waitForSelector('#detail .detail-head h2');
+    // on a wide screen the panel sticks beside the table: the list keeps its place
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY), scrolled);
+    assert.equal(await page.locator('#detail .detail-head h2').innerText(), 'rack1-node05');
+    const box = await page.locator('#detail').boundingBox();
+    assert.ok(box && box.y >= 0 && box.y < 900 - 200, `the panel is on screen: ${JSON.stringify(box)}`);
+    await screenshot('dashboard-1440-scrolled-detail.png');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#detail', { state: 'hidden' });
+  });
+
+  test('500 machines: an update re-renders only the row of the machine that changed', async () => {
+    for (let i = 61; i <= 494; i++) provisioner.registerMachine({ name: `bulk-${String(i).padStart(3, '0')}`, macs: [`52:54:00:20:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`], ip: null, role: null });
+    await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('#machines tbody tr')].length === 500, undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => !(globalThis as unknown as PageGlobals).document.querySelector('#machines tbody tr.flash'), undefined, { timeout: 20_000 });
+    await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      g.rowsBefore = new Set(g.document.querySelectorAll('#machines tbody tr'));
+    });
+    provisioner.record(byName('bulk-250'), 'dhcp', 'DHCPACK to PXE firmware (BIOS)');
+    await page.waitForSelector('tr[data-name="bulk-250"][data-state="dhcp"]');
+    const kept = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      const rows = [...g.document.querySelectorAll('#machines tbody tr')];
+      return { total: rows.length, same: rows.filter((tr) => g.rowsBefore?.has(tr)).length, changedIsNew: !rows.some((tr) => tr.dataset.name === 'bulk-250' && g.rowsBefore?.has(tr)) };
+    });
+    assert.deepEqual(kept, { total: 500, same: 499, changedIsNew: true });
+  });
+
+  test('at 420 px the state column is on screen, and a clicked machine brings its panel into view', async () => {
+    await page.setViewportSize({ width: 420, height: 860 });
+    try {
+      await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+      const cell = await page.locator('tr[data-name="bulk-001"] td.state').boundingBox();
+      assert.ok(cell && cell.x >= 0 && cell.x + cell.width <= 420, `state cell inside 420 px: ${JSON.stringify(cell)}`);
+      const header = await page.locator('#machines thead th', { hasText: 'State' }).boundingBox();
+      assert.ok(header && header.x + header.width <= 420, `State header inside 420 px: ${JSON.stringify(header)}`);
+      await screenshot('dashboard-420.png');
+      await page.click('tr[data-name="bulk-003"]');
+      await page.waitForSelector('#detail .detail-head h2');
+      const box = await page.locator('#detail').boundingBox();
+      assert.ok(box && box.y >= 0 && box.y < 860 - 200, `the panel is on screen: ${JSON.stringify(box)}`);
+      await screenshot('dashboard-420-detail.png');
+      await page.keyboard.press('Escape');
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    await screenshot('dashboard-1440.png');
+  });
+
+  test('power off, power cycle and reprovision ask first; cancel does nothing, confirm acts', async () => {
+    const calls: string[] = [];
+    const power: PowerDriver = {
+      unavailableReason: () => null,
+      power: async (machine, action) => {
+        calls.push(`${machine.name} ${action}`);
+        return { ok: true, message: `power ${action} sent` };
+      },
+    };
+    const powered = await buildApp({
+      provisioner,
+      assetsDir: dir,
+      firmwareDir: dir,
+      logger: silentLogger(),
+      operator: { overview: new OverviewStore(db), tokens: new ApiTokenStore(db), defaultMetrics: false, pollMs: 100, power },
+    });
+    await powered.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      await page.goto(`http://127.0.0.1:${(powered.server.address() as AddressInfo).port}/`);
+      await page.click('#token-button');
+      await page.fill('#token-input', token);
+      await page.click('#token-form button[type="submit"]');
+      await page.click('tr[data-name="rack1-node01"]');
+      const eventsBefore = provisioner.listEvents({ machineId: byName('rack1-node01').id }).length;
+      for (const action of ['power-off', 'power-cycle', 'reprovision']) {
+        await page.click(`#detail button[data-action="${action}"]`);
+        await page.waitForSelector('#confirm-dialog[open]');
+        assert.match(await page.locator('#confirm-message').innerText(), /rack1-node01/);
+        if (action === 'power-off') await screenshot('dashboard-confirm.png');
+        await page.click('#confirm-cancel');
+        await page.waitForSelector('#confirm-dialog', { state: 'hidden' });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(calls, [], 'cancel sent no power command');
+      assert.equal(byName('rack1-node01').state, 'ready', 'cancel did not reprovision');
+      assert.equal(provisioner.listEvents({ machineId: byName('rack1-node01').id }).length, eventsBefore);
+      await page.click('#detail button[data-action="power-off"]');
+      await page.click('#confirm-ok');
+      await until('the power command', () => calls.length > 0);
+      assert.deepEqual(calls, ['rack1-node01 off']);
+    } finally {
+      await powered.close();
+    }
   });
 });

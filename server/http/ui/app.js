@@ -1,4 +1,4 @@
-/* global document, window, EventSource, requestAnimationFrame, confirm */
+/* global document, window, EventSource, requestAnimationFrame */
 /**
  * rackboot's dashboard: the machines table with counts by state, a machine's timeline, the
  * operator's actions, live over Server-Sent Events. Plain ES modules, no build step.
@@ -68,11 +68,14 @@ function setFilter(s) {
   scheduleRender();
 }
 
+/** Every word of the search must match some field; MACs also match as 52-54-00-… and 525400…. */
 function matches(m) {
   if (state.stateFilter !== null && m.state !== state.stateFilter) return false;
-  const q = state.search.trim().toLowerCase();
-  if (q === '') return true;
-  return [m.name, m.ip, m.bmcAddress, m.role, m.state, ...m.macs].some((v) => typeof v === 'string' && v.toLowerCase().includes(q));
+  const words = state.search.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const macForms = m.macs.flatMap((mac) => [mac, mac.replace(/:/g, '-'), mac.replace(/:/g, '')]);
+  const fields = [m.name, m.ip, m.bmcAddress, m.role, m.state, ...macForms].filter((v) => typeof v === 'string').map((v) => v.toLowerCase());
+  return words.every((word) => fields.some((field) => field.includes(word)));
 }
 
 function progressCell(m) {
@@ -108,14 +111,14 @@ function machineRow(m) {
     h('td', { class: 'name' }, m.name),
     h('td', { class: 'mono small col-macs' }, ...m.macs.flatMap((mac, i) => (i === 0 ? [mac] : [h('br'), mac]))),
     h('td', { class: 'mono small col-bmc' }, m.bmcAddress ?? h('span', { class: 'muted' }, '–')),
-    h('td', { class: 'mono' }, m.ip ?? h('span', { class: 'muted' }, '–')),
+    h('td', { class: 'mono col-ip' }, m.ip ?? h('span', { class: 'muted' }, '–')),
     h('td', { class: 'col-role' }, m.role ? [m.role, h('span', { class: 'muted small' }, ` ${m.bootMode === 'memory' ? 'memory' : 'install'}`)] : h('span', { class: 'muted' }, 'menu')),
     h('td', { class: 'state' }, stateBadge(m.state), problem ? h('div', { class: 'reason', title: problem.message }, problem.message) : null),
     h(
       'td',
       { class: 'last' },
       last
-        ? [h('span', { class: 'evtype' }, last.type), ' ', h('span', { class: 'msg', title: last.message }, last.message), h('div', { class: 'when', title: fullTime(last.at) }, ago(last.at))]
+        ? [h('span', { class: 'evtype' }, last.type), ' ', h('span', { class: 'msg', title: last.message }, last.message), h('div', { class: 'when', title: fullTime(last.at), data: { at: last.at } }, ago(last.at))]
         : h('span', { class: 'muted' }, '–'),
     ),
     h('td', { class: 'install' }, progressCell(m)),
@@ -123,13 +126,45 @@ function machineRow(m) {
   return row;
 }
 
+/** id -> the row built for that machine object; a row is rebuilt only when what it shows changed. */
+const rowCache = new Map();
+
+function cachedRow(m) {
+  const key = `${state.selected === m.id}|${state.flash.has(m.id)}`;
+  const cached = rowCache.get(m.id);
+  if (cached && cached.machine === m && cached.key === key) return cached.row;
+  const row = machineRow(m);
+  rowCache.set(m.id, { machine: m, key, row });
+  return row;
+}
+
 function renderMachines() {
   const all = [...state.machines.values()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
   const shown = all.filter(matches);
-  $('machines').tBodies[0].replaceChildren(...shown.map(machineRow));
+  for (const id of rowCache.keys()) if (!state.machines.has(id)) rowCache.delete(id);
+  // move or replace only the rows that differ: 500 machines and one event touch one row
+  const body = $('machines').tBodies[0];
+  const rows = shown.map(cachedRow);
+  const keep = new Set(rows);
+  rows.forEach((row, i) => {
+    const at = body.children[i];
+    if (at === row) return;
+    if (at && !keep.has(at)) body.replaceChild(row, at);
+    else body.insertBefore(row, at ?? null);
+  });
+  while (body.children.length > shown.length) body.lastElementChild.remove();
   $('empty').hidden = all.length > 0;
   const filters = [state.stateFilter && `state ${state.stateFilter}`, state.search.trim() && `"${state.search.trim()}"`].filter(Boolean);
+  refreshTimes();
   $('filter-note').textContent = filters.length > 0 ? `${shown.length} of ${all.length} shown (${filters.join(', ')})` : '';
+}
+
+/** "12 s ago" in the rows moves on in place: the rows themselves are not rebuilt for it. */
+function refreshTimes() {
+  for (const el of $('machines').querySelectorAll('.when[data-at]')) {
+    const text = ago(Number(el.dataset.at));
+    if (el.textContent !== text) el.textContent = text;
+  }
 }
 
 function renderDiscovered() {
@@ -152,8 +187,12 @@ function renderDiscovered() {
 
 // ---------- the detail panel: facts, actions, timeline ----------
 
+/** Set by a click: once the panel is drawn, bring it on screen (below the table on narrow screens). */
+let revealDetail = false;
+
 function select(id) {
   state.selected = state.selected === id ? null : id;
+  revealDetail = state.selected !== null;
   scheduleRender();
   if (state.selected !== null) void loadTimeline(state.selected);
 }
@@ -242,6 +281,11 @@ function renderDetail(scrollToEnd = false) {
     );
   }
   if (scrollToEnd || atEnd) list.scrollTop = list.scrollHeight;
+  if (revealDetail) {
+    revealDetail = false;
+    const box = panel.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight - 80) panel.scrollIntoView({ block: 'start' });
+  }
 }
 
 /** Role, reprovision and power controls; `previous` carries over the operator's choices. */
@@ -309,12 +353,23 @@ async function assignRole(m, role, bootMode) {
   applyMachine(await run(`${m.name}: role ${role ?? 'cleared'}`, () => api('PUT', `/machines/${ref(m)}/role`, { role, bootMode })));
 }
 
+/** Asks in the confirm dialog; resolves true only when the operator pressed the action's button. */
+function confirmAction(message, actionLabel) {
+  const dialog = $('confirm-dialog');
+  $('confirm-message').textContent = message;
+  $('confirm-ok').textContent = actionLabel;
+  dialog.returnValue = '';
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true }));
+}
+
 async function reprovision(m) {
-  if (!confirm(`Reprovision ${m.name}? Its next PXE boot installs ${m.role ?? '(the boot menu)'} again.`)) return;
+  if (!(await confirmAction(`Reprovision ${m.name}? Its next PXE boot installs ${m.role ?? '(the boot menu)'} again and may overwrite its disk.`, 'Reprovision'))) return;
   applyMachine(await run(`${m.name}: reprovision`, () => api('POST', `/machines/${ref(m)}/reprovision`)));
 }
 
 async function power(m, action, pxe) {
+  if (action !== 'on' && !(await confirmAction(`Power ${action} ${m.name}? ${action === 'off' ? 'It stops at once, without a shutdown.' : 'It restarts at once, without a shutdown.'}`, `Power ${action}`))) return;
   const result = await run(`${m.name}: power ${action}${pxe && action !== 'off' ? ' (PXE)' : ''}`, () => api('POST', `/machines/${ref(m)}/power`, { action, pxe }));
   if (result) applyMachine(result.machine);
 }
@@ -444,7 +499,7 @@ async function loadIpmi() {
 }
 
 async function applyPlan() {
-  if (!confirm('Apply the static-IP plan? Every change is committed in one transaction.')) return;
+  if (!(await confirmAction('Apply the static-IP plan? Every change is committed in one transaction.', 'Apply plan'))) return;
   const result = await run('static-IP plan applied', () => api('POST', '/ip-plan/apply'));
   if (result) void loadIpmi();
 }
