@@ -16,6 +16,7 @@ import type { IpmiQuirks } from '../bmc/ipmi/client.js';
 import type { BmcConnector, BmcCredentials } from '../bmc/port.js';
 import { POWER_ACTIONS, powerEvent, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from '../bmc/power.js';
 import type { BmcRegistry } from '../bmc/registry.js';
+import { confirmOrExit } from './confirm.js';
 import { formatTable, formatTime } from './format.js';
 import type { Config } from '../config/config.js';
 import { parseIpRule, type IpRule, type PlanChange } from '../core/ip-policy.js';
@@ -73,6 +74,8 @@ export interface IpmiCliDeps {
   readonly stderr?: Out;
   readonly clock?: () => number;
   readonly setExitCode?: (code: number) => void;
+  /** Asks before power off/cycle (default: on a terminal, else --yes is required). */
+  readonly confirm?: (question: string, yes: boolean | undefined) => Promise<void>;
 }
 
 const EXIT_FAILED = 1;
@@ -319,12 +322,13 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
     .option('--password-file <file>', 'file holding the BMC password (default: $RACKBOOT_IPMI_PASSWORD)')
     .option('--concurrency <n>', 'BMCs in flight at once', '16')
     .option('--json', 'JSON instead of a table')
+    .option('--yes', 'off and cycle: do not ask (needed when not on a terminal)')
     .action(
       run(
         async (
           action: string,
           refs: string[],
-          options: CredentialOptions & { all?: boolean; pxe?: boolean; efi?: boolean; persistent?: boolean; soft?: boolean; softTimeout: string; concurrency: string; json?: boolean },
+          options: CredentialOptions & { all?: boolean; pxe?: boolean; efi?: boolean; persistent?: boolean; soft?: boolean; softTimeout: string; concurrency: string; json?: boolean; yes?: boolean },
         ) => {
           if (!(POWER_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`power ${action}: expected one of ${POWER_ACTIONS.join(', ')}`);
           const powerAction = action as PowerAction;
@@ -333,6 +337,9 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           if ((options.efi || options.persistent) && !options.pxe) throw new UsageError('--efi and --persistent go with --pxe');
           if (options.pxe && powerAction === 'status') throw new UsageError('--pxe goes with on, off or cycle');
           if (options.soft && powerAction !== 'off') throw new UsageError('--soft goes with off');
+          if (powerAction === 'off' || powerAction === 'cycle') {
+            await (deps.confirm ?? confirmOrExit)(`Power ${powerAction} ${options.all ? 'every machine with a known BMC' : refs.join(', ')}?`, options.yes);
+          }
           const s = settings();
           const concurrency = positiveInt(options.concurrency, '--concurrency', 16);
           const softTimeout = positiveInt(options.softTimeout, '--soft-timeout', 60);

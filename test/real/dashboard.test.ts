@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
 import { Catalog } from '../../server/catalog/catalog.js';
 import { Provisioner } from '../../server/core/provisioner.js';
-import type { PowerDriver } from '../../server/core/power-driver.js';
+import type { PowerDriver } from '../../server/bmc/power-driver.js';
 import type { Machine } from '../../server/core/types.js';
 import { buildApp } from '../../server/http/app.js';
 import { silentLogger } from '../../server/log.js';

@@ -272,7 +272,7 @@ boot:
     assert.match(param.stdout, /Boot Device Selector : Force PXE/);
     assert.match((await ipmitool('10.97.7.12', ['chassis', 'power', 'status'])).stdout, /Chassis Power is on/);
 
-    const off = await cli(['power', 'off', '10.97.7.12', '--json']);
+    const off = await cli(['power', 'off', '10.97.7.12', '--json', '--yes']);
     assert.equal(off.code, 0, off.stdout + off.stderr);
     assert.equal((JSON.parse(off.stdout) as PowerOutcome[])[0]?.after, 'off');
     assert.match((await ipmitool('10.97.7.12', ['chassis', 'power', 'status'])).stdout, /Chassis Power is off/);

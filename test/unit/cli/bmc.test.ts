@@ -172,6 +172,20 @@ describe('rackboot ip-plan and power', () => {
     assert.equal(mixed.exitCode(), 2);
   });
 
+  it('power off and cycle ask first: without a terminal they need --yes, and nothing is sent before', async () => {
+    const db = openDatabase(':memory:');
+    const bmc = new FakeBmc('10.1.0.21', { power: 'on', fru: fru('52:54:00:99:00:21') });
+    await cli({ '10.1.0.21': bmc }, undefined, db).run('discover', '--bmc', '10.1.0.21');
+    const refused = cli({ '10.1.0.21': bmc }, undefined, db);
+    await assert.rejects(refused.run('power', 'off', '10.1.0.21'), /Not a terminal: add --yes to confirm/);
+    await assert.rejects(refused.run('power', 'cycle', '10.1.0.21'), /add --yes/);
+    assert.deepEqual(refused.usernames, [], 'no BMC session was opened');
+    const confirmed = cli({ '10.1.0.21': bmc }, undefined, db);
+    await confirmed.run('power', 'off', '10.1.0.21', '--yes', '--json');
+    assert.equal(confirmed.exitCode(), 0, confirmed.err.text);
+    assert.equal(confirmed.usernames.length, 1);
+  });
+
   it('power status of a discovered BMC by address, without a machine', async () => {
     const db = openDatabase(':memory:');
     const bmc = new FakeBmc('10.1.0.11', { power: 'on', fru: fru('52:54:00:99:00:11') });
