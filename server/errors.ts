@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_NO_BMC: { status: 409, summary: 'the machine has no known BMC' },
   RACKBOOT_ERR_BMC: { status: 502, summary: 'the BMC refused or did not answer' },
   RACKBOOT_ERR_NO_IP_RULE: { status: 501, summary: 'no static-IP rule is configured' },
+  RACKBOOT_ERR_RATE_LIMITED: { status: 429, summary: 'too many requests from this address' },
+  RACKBOOT_ERR_DISK_LOW: { status: 503, summary: 'the data directory is low on space' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -24,6 +24,8 @@ import { OverviewStore } from './store/overview-store.js';
 import type { Logger } from './log.js';
 import { dhcpSettings, startDhcpService, type DhcpService } from './services/dhcp-service.js';
 import { startTftpService, type TftpService } from './services/tftp-service.js';
+import { createWriteGuards, startWriteGuards } from './services/write-guards.js';
+import type { MachinelessEvents } from './core/machineless-events.js';
 import { enableInstall } from './install/enable.js';
 import { loadInstallRenderer } from './install/templates.js';
 import { catalogDirs } from './paths.js';
@@ -59,7 +61,7 @@ export function loadCatalog(config: Config): Catalog {
 }
 
 /** The Provisioner over the inventory database; nothing else gets the store (the db is for the BMC, token and overview stores). */
-export function createProvisioner(config: Config): { provisioner: Provisioner; db: Db; close(): void } {
+export function createProvisioner(config: Config, machineless?: MachinelessEvents): { provisioner: Provisioner; db: Db; close(): void } {
   const db = openDatabase(databasePath(config));
   const store = new SqliteStore(db);
   const provisioner = new Provisioner({
@@ -78,6 +80,7 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; d
     },
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
+    ...(machineless ? { machineless } : {}),
   });
   return { provisioner, db, close: () => db.close() };
 }
@@ -88,7 +91,8 @@ export function createProvisioner(config: Config): { provisioner: Provisioner; d
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   mkdirSync(config.boot.assetsDir, { recursive: true });
-  const { provisioner, db, close: closeStore } = createProvisioner(config);
+  const guards = createWriteGuards(config, Date.now());
+  const { provisioner, db, close: closeStore } = createProvisioner(config, guards.machineless);
   const apiTokens = new ApiTokenStore(db);
   const newApiToken = apiTokens.ensure(Date.now());
   const power = powerDriverFor(config, provisioner, db);
@@ -102,6 +106,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
 
   try {
+    const writes = startWriteGuards(guards, { config, provisioner, db, logger });
+    closers.push(async () => writes.stop());
     const install = enableInstall(provisioner, config, logger);
     closers.push(async () => install.stop());
     const app = await buildApp({
@@ -114,9 +120,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         tokens: apiTokens,
         power: power.driver,
         noPowerReason: power.reason,
-        metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null },
+        metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null, writes: () => writes.stats() },
       },
       ipmi: { bmcs: new BmcStore(db), inventory: provisioner, rule: configuredIpRule(config) },
+      health: () => writes.disk.health(),
+      writeLimit: guards.writeLimit,
     });
     await app.listen({ host: config.http.listen, port: config.http.port });
     closers.push(() => app.close());

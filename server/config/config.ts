@@ -41,6 +41,52 @@ const osSchema = z.strictObject({
   ]),
 });
 
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const storeSchema = z
+  .strictObject({
+    retention: z
+      .strictObject({
+        /** Events older than this are deleted, except each machine's newest keepPerMachine. */
+        eventsDays: int(1, 36_500).default(90),
+        keepPerMachine: int(0, 1_000_000).default(200),
+        /** Discovered (unknown) MACs not seen for this long are forgotten, and at most discoveredMax are kept. */
+        discoveredDays: int(1, 36_500).default(30),
+        discoveredMax: int(10, 10_000_000).default(10_000),
+        /** How often the prune runs, and the rows one step deletes before the event loop is free again. */
+        intervalSeconds: int(10, 86_400).default(60),
+        batch: int(10, 100_000).default(500),
+      })
+      .prefault({}),
+    /** Events from unknown sources (no machine): counted and summarized once per interval. */
+    unknownEvents: z
+      .strictObject({
+        flushSeconds: int(1, 86_400).default(60),
+        /** Distinct (type, source) keys counted per interval; more are folded into an "other" count. */
+        maxSources: int(1, 1_000_000).default(1000),
+        /** The first sighting of a new source is still its own event, this many per interval. */
+        immediatePerInterval: int(0, 100_000).default(10),
+      })
+      .prefault({}),
+    /** Per client address, on the open boot routes that write (/ipxe, /menu, /callback, /cloud-config, /install). */
+    writeRate: z
+      .strictObject({
+        perSecond: z.number().positive().max(1_000_000).default(10),
+        burst: int(1, 1_000_000).default(60),
+        maxSources: int(1, 10_000_000).default(10_000),
+      })
+      .prefault({}),
+    /** Below either floor /healthz is 503 and non-essential writes are shed (0 turns a floor off). */
+    disk: z
+      .strictObject({
+        minFreeBytes: int(0, Number.MAX_SAFE_INTEGER).default(512 * 1024 * 1024),
+        minFreePercent: z.number().min(0).max(99).default(5),
+        checkSeconds: int(1, 3600).default(10),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./var'),
   log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
@@ -180,6 +226,8 @@ const configSchema = z.strictObject({
     .prefault({}),
   /** The install script, offline assets and stuck-state timeouts (server/config/install.ts, docs/install.md). */
   install: installSchema,
+  /** Bounds on what unauthenticated clients can make rackboot write, retention, the disk guard (docs/security/writes.md). */
+  store: storeSchema,
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -5,6 +5,7 @@
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
 import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type MenuSettings, type OsImage } from './boot-plan.js';
 import { clientInfo, type ClientInfo } from './client-info.js';
+import { machinelessSource, type MachinelessEvents } from './machineless-events.js';
 import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
 import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
 import type { RogueSighting } from './dhcp-guard.js';
@@ -78,6 +79,8 @@ export interface ProvisionerDeps {
   readonly settings: ProvisionerSettings;
   readonly clock: Clock;
   readonly newToken: () => string;
+  /** Counts events from unknown sources instead of writing a row each (rackboot serve); absent: every event is a row. */
+  readonly machineless?: MachinelessEvents;
 }
 
 export class Provisioner {
@@ -87,8 +90,10 @@ export class Provisioner {
   private readonly clock: Clock;
   private readonly newToken: () => string;
   private install: InstallExtension | null = null;
+  private readonly machineless: MachinelessEvents | null;
 
   constructor(deps: ProvisionerDeps) {
+    this.machineless = deps.machineless ?? null;
     this.store = deps.store;
     this.renderer = deps.renderer;
     this.settings = deps.settings;
@@ -201,6 +206,10 @@ export class Provisioner {
   /** `record` inside the caller's transaction. */
   private append(machine: Machine | null, type: EventType, message: string, data?: Record<string, unknown>, mac?: MacAddress, facts: EventFacts = {}): MachineEvent {
     const now = this.clock.now();
+    if (machine === null && this.machineless?.handles(type) && this.machineless.admit(type, machinelessSource(data, mac)) === 'counted') {
+      // counted into the next summary (flushMachinelessEvents); id 0: no row was written
+      return { id: 0, at: now, machineId: null, mac: mac ?? null, type, message, ...(data ? { data } : {}) };
+    }
     const event = this.store.appendEvent(
       { machineId: machine?.id ?? null, mac: mac ?? machine?.macs[0] ?? null, type, message, ...(data ? { data } : {}) },
       now,
@@ -211,6 +220,16 @@ export class Provisioner {
       if (next) this.store.setState(machine.id, next, now);
     }
     return event;
+  }
+
+  /** Ends the machineless interval: its summaries (none while writes are shed) become events. */
+  flushMachinelessEvents(): MachineEvent[] {
+    const summaries = this.machineless?.drain(this.clock.now()) ?? [];
+    if (summaries.length === 0) return [];
+    const now = this.clock.now();
+    return this.store.transaction(() =>
+      summaries.map((s) => this.store.appendEvent({ machineId: null, mac: null, type: s.type, message: s.message, data: { ...s.data } }, now)),
+    );
   }
 
   /** The first script every iPXE gets: it chains to the per-machine script with its identity. */

@@ -8,8 +8,10 @@ import { isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiRoutes } from './api-routes.js';
 import { bootRoutes } from './boot-routes.js';
+import { healthRoute, type Health } from './health.js';
 import { ipmiRoutes, type IpmiRoutesOptions } from './ipmi-routes.js';
 import { operatorSurface, type OperatorOptions } from './operator.js';
+import type { WriteLimit } from './write-limit.js';
 
 export interface AppOptions {
   readonly provisioner: Provisioner;
@@ -21,6 +23,10 @@ export interface AppOptions {
   readonly operator?: OperatorOptions;
   /** BMCs and the static-IP plan (rackboot discover / ip-plan), for the API and the dashboard. */
   readonly ipmi?: Omit<IpmiRoutesOptions, 'tokens'>;
+  /** /healthz: red (503) with the reason while this says so (the disk guard); absent: always ok. */
+  readonly health?: Health;
+  /** Per-source rate limit on the boot routes that write; absent: none. */
+  readonly writeLimit?: WriteLimit;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -47,8 +53,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // first: it sees every route after it (OpenAPI document, request metrics)
   const operator = await operatorSurface(app, options.provisioner, options.operator);
-  app.get('/healthz', { schema: { summary: 'liveness', tags: ['operations'], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
-  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir });
+  await app.register(healthRoute, { ...(options.health ? { health: options.health } : {}) });
+  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}) });
   await app.register(
     async (api) => {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });

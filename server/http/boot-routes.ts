@@ -11,6 +11,7 @@ import type { Outcome, Provisioner } from '../core/provisioner.js';
 import { errorBody, httpStatus } from '../errors.js';
 import { FileChunkCache } from './file-chunks.js';
 import { installRoutes } from './install-routes.js';
+import { writeLimitHook, type WriteLimit } from './write-limit.js';
 
 const IPXE_TYPE = 'text/plain; charset=utf-8';
 
@@ -19,6 +20,8 @@ export interface BootRoutesOptions {
   readonly assetsDir: string;
   /** The iPXE binaries (the TFTP root): UEFI HTTP-boot clients fetch them over HTTP. */
   readonly firmwareDir: string;
+  /** Per-source rate limit on the routes that write (write-limit.ts); absent: none. */
+  readonly writeLimit?: WriteLimit;
 }
 
 export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
@@ -27,6 +30,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   const verifier = new AssetVerifier(assetsDir);
   // file bodies (kernel, initrd, /assets, iPXE over HTTP) come from one shared chunk cache (bench/http)
   app.addHook('onSend', new FileChunkCache().onSend);
+  if (options.writeLimit) app.addHook('onRequest', writeLimitHook(options.writeLimit));
   await installRoutes(app, { provisioner });
 
   app.get('/boot.ipxe', async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));

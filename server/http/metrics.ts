@@ -11,6 +11,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { InventoryReader } from '../core/ports.js';
 import { MACHINE_STATES, type MachineEvent } from '../core/types.js';
 import type { EventFeed } from './events-stream.js';
+import type { WriteGuardStats } from '../services/write-guards.js';
 
 /** A stats object as the DHCP listener and TFTP server expose it: numeric counters (and optionally nested ones). */
 export type StatsObject = Readonly<Record<string, unknown>>;
@@ -20,6 +21,8 @@ export interface MetricsSources {
   readonly dhcp?: () => StatsObject | null;
   /** The TFTP server's stats (requests, completed, failed, refused, bytesSent, active, ...); null while TFTP is off. */
   readonly tftp?: () => StatsObject | null;
+  /** Unauthenticated-write bounds: rate limit, unknown-source events, retention, disk guard (services/write-guards.ts). */
+  readonly writes?: () => WriteGuardStats | null;
 }
 
 export interface MetricsOptions {
@@ -159,6 +162,8 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     },
   });
 
+  writeGuardMetrics(registry, sources);
+
   const httpRequests = new Counter({
     name: 'rackboot_http_requests_total',
     help: 'HTTP requests by route pattern, method and status',
@@ -251,4 +256,87 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
+}
+
+/** The bounds on unauthenticated writes: what was refused, counted instead of written, pruned, and the disk. */
+function writeGuardMetrics(registry: Registry, sources: MetricsSources): void {
+  const stats = () => sources.writes?.() ?? null;
+  new Counter({
+    name: 'rackboot_write_rate_limited_total',
+    help: 'boot-route requests refused with 429 because their client address was over store.writeRate, by route',
+    labelNames: ['route'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, n] of stats()?.rateLimit.refusedByRoute ?? []) this.inc({ route }, n);
+    },
+  });
+  new Counter({
+    name: 'rackboot_write_rate_evictions_total',
+    help: 'client addresses forgotten by the write rate limiter because its table was full (store.writeRate.maxSources)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const n = stats()?.rateLimit.evicted;
+      if (n) this.inc(n);
+    },
+  });
+  new Gauge({
+    name: 'rackboot_write_rate_sources',
+    help: 'client addresses the write rate limiter tracks',
+    registers: [registry],
+    collect() {
+      this.set(stats()?.rateLimit.sources ?? 0);
+    },
+  });
+  new Counter({
+    name: 'rackboot_unknown_source_events_total',
+    help: 'events from unknown sources by outcome: written (immediate), counted into a summary, folded into "other" (too many sources), shed (disk low); summaries written',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const m = stats()?.machineless;
+      if (!m) return;
+      for (const outcome of ['immediate', 'counted', 'folded', 'shed', 'summaries'] as const) this.inc({ outcome }, m[outcome]);
+    },
+  });
+  new Counter({
+    name: 'rackboot_retention_deleted_total',
+    help: 'rows deleted by the retention prune, by table',
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const r = stats()?.retention;
+      if (!r) return;
+      this.inc({ table: 'events' }, r.eventsDeleted);
+      this.inc({ table: 'discovered' }, r.discoveredDeleted);
+    },
+  });
+  new Gauge({
+    name: 'rackboot_retention_longest_step_seconds',
+    help: 'the longest single step of the retention prune (how long it held the event loop)',
+    registers: [registry],
+    collect() {
+      this.set((stats()?.retention?.longestStepMs ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'rackboot_data_free_bytes',
+    help: 'free bytes (available to rackboot) on the filesystem of the data directory, at the last check',
+    registers: [registry],
+    collect() {
+      const disk = stats()?.disk;
+      if (disk) this.set(disk.freeBytes);
+    },
+  });
+  new Gauge({
+    name: 'rackboot_disk_low',
+    help: '1 while the data directory is below store.disk.minFreeBytes or minFreePercent (/healthz is 503)',
+    registers: [registry],
+    collect() {
+      this.set(stats()?.disk?.low ? 1 : 0);
+    },
+  });
 }
