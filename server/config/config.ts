@@ -150,6 +150,11 @@ const configSchema = z.strictObject({
       /** Preference order; suite 0 (no authentication) is never used. */
       cipherSuites: z.array(z.union([z.literal(17), z.literal(3)])).min(1).default([17, 3]),
       privilege: z.enum(['administrator', 'operator']).default('administrator'),
+      /**
+       * BMC addresses or CIDR blocks that may fall back to IPMI 1.5 with MD5 when they report no
+       * IPMI 2.0. Off by default: a BMC (or anyone answering in its place) gets an MD5 of the password.
+       */
+      allowIpmi15: z.array(z.union([z.ipv4(), z.cidrv4()])).default([]),
       /** Vendor workarounds by BMC address or CIDR block. */
       quirks: z
         .record(
