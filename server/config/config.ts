@@ -76,7 +76,11 @@ const configSchema = z.strictObject({
        * 0-13 reboots; with 2,000, 101 s and 3,800 reboots (docs/performance.md).
        */
       maxTransfers: z.number().int().min(1).max(100_000).default(4000),
-      maxTransfersPerClient: z.number().int().min(1).max(100_000).default(16),
+      /** A machine's firmware needs 1-2 at a time; 8 leaves room, and one flooding address holds no more. */
+      maxTransfersPerClient: z.number().int().min(1).max(100_000).default(8),
+      /** New transfers per second per client address (a token bucket of clientRequestBurst); beyond it, no answer. */
+      clientRequestRate: z.number().int().min(1).max(100_000).default(20),
+      clientRequestBurst: z.number().int().min(1).max(200_000).default(40),
       /** First retransmission timeout (doubles per retry, up to 8x); a client's `timeout` option caps it, or replaces it for windowed transfers (docs/tftp.md). */
       retransmitMs: z.number().int().min(10).max(60_000).default(1000),
       /** Retransmissions of one OACK or window before a transfer is given up. */
