@@ -108,6 +108,10 @@ const configSchema = z.strictObject({
       peers: z.array(z.ipv4()).default([]),
       /** How long a DECLINEd pool address stays out of use. */
       declineSeconds: z.number().int().min(10).max(86_400).default(600),
+      /** The same for MACs not in the inventory (never longer than declineSeconds): random MACs cannot hold addresses for long. */
+      declineUnknownSeconds: z.number().int().min(10).max(86_400).default(60),
+      /** At most this share of each pool (at least one address) may be held by DECLINEs at once; beyond it a DECLINE is counted, not honoured. */
+      declineMaxPoolPercent: z.number().int().min(1).max(100).default(10),
       /** How long a pool address is held after an OFFER. */
       offerHoldSeconds: z.number().int().min(5).max(600).default(30),
       rogue: z
