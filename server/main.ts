@@ -176,7 +176,12 @@ export function powerDriverFor(config: Config, journal: PowerJournal, db: Db, en
     }
   } else password = env.RACKBOOT_IPMI_PASSWORD;
   if (password === undefined || password === '') return { driver: null, reason: NO_POWER_REASON };
-  const connect = ipmiConnector({ timeoutMs: config.ipmi.timeoutMs, attempts: config.ipmi.attempts, cipherSuites: config.ipmi.cipherSuites });
+  const connect = ipmiConnector({
+    timeoutMs: config.ipmi.timeoutMs,
+    attempts: config.ipmi.attempts,
+    cipherSuites: config.ipmi.cipherSuites,
+    allowIpmi15For: config.ipmi.allowIpmi15,
+  });
   const credentials = { username: env.RACKBOOT_IPMI_USER ?? config.ipmi.username, password };
   return { driver: ipmiPowerDriver({ journal, bmcs: new BmcStore(db), connect, credentials, defaultPort: IPMI_PORT }), reason: '' };
 }

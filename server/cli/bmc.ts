@@ -42,6 +42,8 @@ export interface IpmiSettings {
   readonly privilege?: 'administrator' | 'operator';
   /** Vendor workarounds by BMC address or CIDR block, e.g. { "10.1.0.0/24": { noBootFlagValidClearing: true } }. */
   readonly quirks?: Readonly<Record<string, IpmiQuirks>>;
+  /** BMC addresses and CIDR blocks that may use IPMI 1.5 with MD5 (off for all by default). */
+  readonly allowIpmi15?: readonly string[];
   readonly ipRule?: IpRule;
 }
 
@@ -126,6 +128,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
       cipherSuites: s.cipherSuites,
       privilege: s.privilege === 'operator' ? Privilege.operator : Privilege.administrator,
       quirksFor: (target) => quirksFor(s.quirks, target.address),
+      allowIpmi15For: s.allowIpmi15 ?? [],
     });
 
   /** Runs an action; usage problems print and exit 2, everything else goes to cli.ts's handler. */

@@ -122,7 +122,11 @@ const configSchema = z.strictObject({
        * 0-13 reboots; with 2,000, 101 s and 3,800 reboots (docs/performance.md).
        */
       maxTransfers: z.number().int().min(1).max(100_000).default(4000),
-      maxTransfersPerClient: z.number().int().min(1).max(100_000).default(16),
+      /** A machine's firmware needs 1-2 at a time; 8 leaves room, and one flooding address holds no more. */
+      maxTransfersPerClient: z.number().int().min(1).max(100_000).default(8),
+      /** New transfers per second per client address (a token bucket of clientRequestBurst); beyond it, no answer. */
+      clientRequestRate: z.number().int().min(1).max(100_000).default(20),
+      clientRequestBurst: z.number().int().min(1).max(200_000).default(40),
       /** First retransmission timeout (doubles per retry, up to 8x); a client's `timeout` option caps it, or replaces it for windowed transfers (docs/tftp.md). */
       retransmitMs: z.number().int().min(10).max(60_000).default(1000),
       /** Retransmissions of one OACK or window before a transfer is given up. */
@@ -150,6 +154,10 @@ const configSchema = z.strictObject({
       peers: z.array(z.ipv4()).default([]),
       /** How long a DECLINEd pool address stays out of use. */
       declineSeconds: z.number().int().min(10).max(86_400).default(600),
+      /** The same for MACs not in the inventory (never longer than declineSeconds): random MACs cannot hold addresses for long. */
+      declineUnknownSeconds: z.number().int().min(10).max(86_400).default(60),
+      /** At most this share of each pool (at least one address) may be held by DECLINEs at once; beyond it a DECLINE is counted, not honoured. */
+      declineMaxPoolPercent: z.number().int().min(1).max(100).default(10),
       /** How long a pool address is held after an OFFER. */
       offerHoldSeconds: z.number().int().min(5).max(600).default(30),
       rogue: z
@@ -196,6 +204,11 @@ const configSchema = z.strictObject({
       /** Preference order; suite 0 (no authentication) is never used. */
       cipherSuites: z.array(z.union([z.literal(17), z.literal(3)])).min(1).default([17, 3]),
       privilege: z.enum(['administrator', 'operator']).default('administrator'),
+      /**
+       * BMC addresses or CIDR blocks that may fall back to IPMI 1.5 with MD5 when they report no
+       * IPMI 2.0. Off by default: a BMC (or anyone answering in its place) gets an MD5 of the password.
+       */
+      allowIpmi15: z.array(z.union([z.ipv4(), z.cidrv4()])).default([]),
       /** Vendor workarounds by BMC address or CIDR block. */
       quirks: z
         .record(

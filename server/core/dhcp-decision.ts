@@ -47,13 +47,19 @@ export interface DhcpSettings extends BootTargetSettings {
    * REQUEST that selects one of them updates this instance's state as if it had answered.
    */
   readonly peers?: readonly string[];
-  /** How long a DECLINEd pool address stays out of use. Default 10 minutes. */
+  /** How long a DECLINEd address stays out of use. Default 10 minutes. */
   readonly declineMs?: number;
+  /** The same for a DECLINE from a MAC not in the inventory (never longer than declineMs). Default 1 minute. */
+  readonly declineUnknownMs?: number;
+  /** At most this share of a pool (in %, at least one address) may be held by DECLINEs at once. Default 10. */
+  readonly declineMaxPoolPercent?: number;
   /** How long a pool address is held for a client after an OFFER. Default 30 s. */
   readonly offerHoldMs?: number;
 }
 
 export const DEFAULT_DECLINE_MS = 600_000;
+export const DEFAULT_DECLINE_UNKNOWN_MS = 60_000;
+export const DEFAULT_DECLINE_MAX_POOL_PERCENT = 10;
 export const DEFAULT_OFFER_HOLD_MS = 30_000;
 
 export interface DhcpMachine {
@@ -73,6 +79,8 @@ export interface DhcpLeaseRecord {
 export interface DhcpAddressBook {
   /** Active leases of other clients, reserved machine addresses and quarantined (declined) addresses. */
   unavailableFor(mac: MacAddress): ReadonlySet<string>;
+  /** Addresses DECLINEs hold out of use right now, and who declined each (bounds the holds). */
+  declinedAddresses?(): ReadonlyArray<{ readonly ip: string; readonly mac: MacAddress | null }>;
 }
 
 export interface DhcpDecisionInput {
@@ -97,7 +105,10 @@ export interface DhcpDecisionInput {
 export interface DhcpEffects {
   readonly lease?: { readonly mac: MacAddress; readonly ip: string; readonly machineId: number | null; readonly expiresAt: number };
   readonly releaseLease?: boolean;
-  /** A client declined this address (someone else uses it): keep it out of the pool until `until`. */
+  /**
+   * A client declined this address (someone else uses it): keep it out of the pool until `until`.
+   * One hold per declining MAC: the caller drops any other address this MAC holds.
+   */
   readonly decline?: { readonly ip: string; readonly until: number };
   /** Loop-break state: 'set' ipxeChainedAt = now, or 'clear' it. */
   readonly chain?: 'set' | 'clear';
@@ -111,7 +122,7 @@ export type DhcpIgnoreCode =
   | 'not-request' | 'too-many-hops' | 'bootp' | 'not-ethernet' | 'not-client-message' | 'unknown-mac'
   | 'no-subnet' | 'no-reservation' | 'other-server' | 'peer-selected' | 'not-ours' | 'malformed-request'
   | 'pool-exhausted' | 'declined' | 'released' | 'outside-subnet' | 'proxy-not-pxe' | 'proxy-not-discover'
-  | 'no-boot-target';
+  | 'no-boot-target' | 'decline-over-budget';
 
 export type DhcpDecision =
   | {
@@ -269,6 +280,10 @@ function onDecline(ctx: MachineContext): DhcpDecision {
   }
   const declined = requestedIp(packet) ?? ctx.machine.ip;
   const until = now + (settings.declineMs ?? DEFAULT_DECLINE_MS);
+  if (declined !== null) {
+    const over = declineOverBudget(ctx, declined);
+    if (over !== null) return ignore('decline-over-budget', `${ctx.machine.name}: ${over}`, { releaseLease: true });
+  }
   return ignore('declined', 'DECLINE recorded', {
     releaseLease: true,
     ...(declined !== null && cidrContains(ctx.cidr, declined) ? { decline: { ip: declined, until } } : {}),
@@ -436,7 +451,9 @@ function poolDecline(ctx: PoolContext): DhcpDecision {
   if (selected !== null && selected !== settings.serverAddress) return ignore('other-server', `DECLINE addressed to server ${selected}`);
   const declined = requestedIp(packet) ?? lease?.ip ?? null;
   if (declined === null || !inPool(ctx, declined)) return ignore('declined', `DECLINE of ${declined ?? 'no address'}, not a pool address`);
-  const until = now + (settings.declineMs ?? DEFAULT_DECLINE_MS);
+  const over = declineOverBudget(ctx, declined);
+  if (over !== null) return ignore('decline-over-budget', `unknown MAC ${ctx.mac}: ${over}`, { releaseLease: lease?.ip === declined });
+  const until = now + Math.min(settings.declineUnknownMs ?? DEFAULT_DECLINE_UNKNOWN_MS, settings.declineMs ?? DEFAULT_DECLINE_MS);
   return ignore('declined', `DECLINE: ${declined} quarantined`, {
     releaseLease: lease?.ip === declined,
     decline: { ip: declined, until },
@@ -446,6 +463,29 @@ function poolDecline(ctx: PoolContext): DhcpDecision {
       data: { ip: declined, until, pool: true },
     }],
   });
+}
+
+/**
+ * Null when a DECLINE of `ip` may be honoured; else why not. A hold matters only inside a pool
+ * (reservations are never handed to anyone else), and there at most declineMaxPoolPercent of the
+ * pool may be held at once: DECLINEs from random MACs cannot empty it. A MAC's new hold replaces
+ * its old one (the caller drops it), so it does not count against the budget twice.
+ */
+function declineOverBudget(ctx: Context, ip: string): string | null {
+  const pool = ctx.subnet.pool ? parsePool(ctx.subnet.pool) : null;
+  const value = parseIpv4(ip);
+  if (pool === null || value === null || value < pool.start || value > pool.end) return null;
+  const holds = ctx.input.addresses?.declinedAddresses?.() ?? [];
+  const inThisPool = (h: { readonly ip: string }): boolean => {
+    const v = parseIpv4(h.ip);
+    return v !== null && v >= pool.start && v <= pool.end;
+  };
+  const others = holds.filter((h) => h.ip !== ip && h.mac !== ctx.mac && inThisPool(h)).length;
+  const size = pool.end - pool.start + 1;
+  const percent = ctx.input.settings.declineMaxPoolPercent ?? DEFAULT_DECLINE_MAX_POOL_PERCENT;
+  const max = Math.max(1, Math.floor((size * percent) / 100));
+  if (others < max) return null;
+  return `DECLINE of ${ip} not honoured: ${others} of ${size} pool addresses are already held by DECLINEs (limit ${max}, dhcp.declineMaxPoolPercent ${percent}%)`;
 }
 
 function poolRelease(ctx: PoolContext): DhcpDecision {

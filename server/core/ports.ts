@@ -78,8 +78,10 @@ export interface InventoryStore {
   deleteLease(mac: MacAddress): void;
   /** Addresses the DHCP pool may not give `mac`: others' active leases, reservations, declined addresses. */
   unavailableAddresses(mac: MacAddress, now: number): Set<string>;
-  /** A client DECLINEd `ip`: keep it out of the pool until `until`. */
+  /** A client DECLINEd `ip`: keep it out of the pool until `until`; any other address `mac` held is freed (one hold per MAC). */
   declineAddress(ip: string, mac: MacAddress | null, until: number, now: number): void;
+  /** Addresses DECLINEs hold at `now`, with the MAC that declined each. */
+  activeDeclines(now: number): Array<{ ip: string; mac: MacAddress | null }>;
 
   appendEvent(event: NewEvent, now: number): MachineEvent;
   listEvents(query: EventQuery): MachineEvent[];

@@ -145,7 +145,10 @@ export class Provisioner {
       now,
       ...(via.localPort === undefined ? {} : { localPort: via.localPort }),
       ...(via.source === undefined ? {} : { source: via.source }),
-      addresses: { unavailableFor: (mac) => this.store.unavailableAddresses(mac, now) },
+      addresses: {
+        unavailableFor: (mac) => this.store.unavailableAddresses(mac, now),
+        declinedAddresses: () => this.store.activeDeclines(now),
+      },
     });
     this.applyDhcpEffects(decision.effects, machine, client, now);
     return decision;

@@ -37,6 +37,11 @@ export const INSTALL_BUCKETS_SECONDS = [30, 60, 120, 300, 600, 900, 1200, 1800, 
 
 const DHCP_RESULTS = ['replied', 'ignored', 'malformed', 'errors'];
 const TFTP_RESULTS: Record<string, string> = { completed: 'completed', failed: 'failed', refused: 'refused' };
+const TFTP_REFUSALS: Record<string, string> = {
+  refusedMaxTransfers: 'max-transfers',
+  refusedMaxPerClient: 'max-per-client',
+  refusedClientRate: 'client-rate',
+};
 
 function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
@@ -150,6 +155,21 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
         if (n !== null) this.inc(n);
       },
     });
+  new Counter({
+    name: 'rackboot_tftp_refused_total',
+    help: 'TFTP requests left unanswered over a limit, by limit (max-transfers, max-per-client, client-rate)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const stats = sources.tftp?.();
+      if (!stats) return;
+      for (const [key, reason] of Object.entries(TFTP_REFUSALS)) {
+        const n = num(stats[key]);
+        if (n !== null) this.inc({ reason }, n);
+      }
+    },
+  });
   tftpCounter('rackboot_tftp_requests_total', 'TFTP requests received, duplicates included', 'requests');
   tftpCounter('rackboot_tftp_sent_bytes_total', 'TFTP DATA payload bytes sent, retransmissions included', 'bytesSent');
   tftpCounter('rackboot_tftp_retransmits_total', 'TFTP timeouts that led to a retransmission', 'retransmits');

@@ -20,11 +20,14 @@
  *   (a lost send is a lost packet, which the retransmission timer covers); and the retransmission
  *   timer is armed once and pushed back lazily through a deadline instead of being cleared and
  *   re-created on every ACK.
- * - Limits: `maxTransfers` in total and `maxTransfersPerClient` per client address. A request
+ * - Limits: `maxTransfers` in total, `maxTransfersPerClient` per client address, and (when set)
+ *   `clientRequestRate`/`clientRequestBurst`, a token bucket of new transfers per client address,
+ *   so one address flooding RRQs can neither hold every slot nor churn through them. The
+ *   per-client limits are checked first, so a flood is counted against its sender. A request
  *   over a limit gets no answer: PXE firmware gives up (and reboots) on an ERROR but retransmits
  *   an unanswered RRQ, by which time a slot may be free (measured in bench/storm: ERROR replies
- *   cost 639 reboots among 1,000 machines). It is counted (`refused`, plus `refusedMaxTransfers` or
- *   `refusedMaxPerClient`) and logged at warn level, at most one line per second per limit with
+ *   cost 639 reboots among 1,000 machines). It is counted (`refused`, plus `refusedMaxTransfers`,
+ *   `refusedMaxPerClient` or `refusedClientRate`) and logged at warn level, at most one line per second per limit with
  *   the number of refusals folded into it, so a flood cannot flood the log.
  */
 import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
@@ -50,6 +53,7 @@ import type {
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, negotiateOptions, optionsRecord } from '../protocol/tftp/options.js';
 import { MAX_SAFE_WINDOW, TftpSender, type AckOutcome, type SendPlan } from '../protocol/tftp/sender.js';
 import { DataPacketsCache, DEFAULT_MAX_FRAMED_BYTES, type DataPackets } from '../protocol/tftp/data-packets.js';
+import { ClientRate } from './client-rate.js';
 import { closeSocket } from './udp.js';
 
 export type { TftpContent, TftpRequestInfo, TftpResolver, TftpTransferSummary } from '../core/tftp-content.js';
@@ -70,8 +74,12 @@ export interface TftpServerOptions {
   /** Retransmissions of one window before the transfer is given up. */
   readonly maxRetries?: number;
   readonly maxTransfers?: number;
-  /** Concurrent transfers per client IP address. */
+  /** Concurrent transfers per client IP address. Default 16 (config `tftp.maxTransfersPerClient` sets 8). */
   readonly maxTransfersPerClient?: number;
+  /** New transfers per second per client address (token bucket); unset: no rate bound. */
+  readonly clientRequestRate?: number;
+  /** How many new transfers a client address may start at once; default 2 x clientRequestRate. */
+  readonly clientRequestBurst?: number;
   /** Files up to this size are sent from a framed copy (faster); larger ones as views of the file (no copy). */
   readonly maxFramedBytes?: number;
 }
@@ -94,6 +102,8 @@ export interface TftpServerStats {
   refusedMaxTransfers: number;
   /** The part of `refused` due to maxTransfersPerClient. */
   refusedMaxPerClient: number;
+  /** The part of `refused` due to clientRequestRate (new transfers per second per address). */
+  refusedClientRate: number;
   /** Undecodable or unexpected packets, dropped. */
   malformed: number;
   /** Packets from a wrong source on a transfer socket, answered with ERROR 5. */
@@ -167,6 +177,9 @@ interface Settings {
   readonly maxRetries: number;
   readonly maxTransfers: number;
   readonly maxTransfersPerClient: number;
+  /** New transfers per second per client address, and the bucket size; null: no rate bound. */
+  readonly clientRequestRate: number | null;
+  readonly clientRequestBurst: number | null;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
@@ -190,6 +203,10 @@ function settingsFrom(options: TftpServerOptions): Settings {
     maxRetries: checkInteger('maxRetries', options.maxRetries ?? 5, 0, 1000),
     maxTransfers: checkInteger('maxTransfers', options.maxTransfers ?? 4000, 1, 100_000),
     maxTransfersPerClient: checkInteger('maxTransfersPerClient', options.maxTransfersPerClient ?? 16, 1, 100_000),
+    clientRequestRate: options.clientRequestRate === undefined ? null : checkInteger('clientRequestRate', options.clientRequestRate, 1, 100_000),
+    clientRequestBurst: options.clientRequestRate === undefined
+      ? null
+      : checkInteger('clientRequestBurst', options.clientRequestBurst ?? 2 * options.clientRequestRate, 1, 200_000),
   };
 }
 
@@ -539,7 +556,12 @@ class Transfer {
   }
 }
 
-type LimitName = 'maxTransfers' | 'maxTransfersPerClient';
+type LimitName = 'maxTransfers' | 'maxTransfersPerClient' | 'clientRequestRate';
+const REFUSAL_COUNTER = {
+  maxTransfers: 'refusedMaxTransfers',
+  maxTransfersPerClient: 'refusedMaxPerClient',
+  clientRequestRate: 'refusedClientRate',
+} as const satisfies Record<LimitName, keyof TftpServerStats>;
 
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
   const settings = settingsFrom(options);
@@ -552,6 +574,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     refused: 0,
     refusedMaxTransfers: 0,
     refusedMaxPerClient: 0,
+    refusedClientRate: 0,
     malformed: 0,
     unknownTid: 0,
     notFound: 0,
@@ -576,6 +599,9 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   };
   const transfers = new Map<string, Transfer>();
   const perClient = new Map<string, number>();
+  const clientRate = settings.clientRequestRate === null || settings.clientRequestBurst === null
+    ? null
+    : new ClientRate({ perSecond: settings.clientRequestRate, burst: settings.clientRequestBurst });
   let closing = false;
 
   const listener = newSocket(settings.socketType);
@@ -647,11 +673,11 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const limitLog: Record<LimitName, { lastAt: number; unreported: number }> = {
     maxTransfers: { lastAt: -Infinity, unreported: 0 },
     maxTransfersPerClient: { lastAt: -Infinity, unreported: 0 },
+    clientRequestRate: { lastAt: -Infinity, unreported: 0 },
   };
   const refuse = (client: Endpoint, path: string, limit: LimitName, clientCount: number): void => {
     stats.refused += 1;
-    if (limit === 'maxTransfers') stats.refusedMaxTransfers += 1;
-    else stats.refusedMaxPerClient += 1;
+    stats[REFUSAL_COUNTER[limit]] += 1;
     const entry = limitLog[limit];
     entry.unreported += 1;
     const now = Date.now();
@@ -708,12 +734,17 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       return;
     }
     const clientCount = perClient.get(client.address) ?? 0;
+    if (clientCount >= settings.maxTransfersPerClient) {
+      refuse(client, normalised.path, 'maxTransfersPerClient', clientCount);
+      return;
+    }
     if (transfers.size >= settings.maxTransfers) {
       refuse(client, normalised.path, 'maxTransfers', clientCount);
       return;
     }
-    if (clientCount >= settings.maxTransfersPerClient) {
-      refuse(client, normalised.path, 'maxTransfersPerClient', clientCount);
+    // Last, so that only a transfer about to start spends a token.
+    if (clientRate !== null && !clientRate.take(client.address, Date.now())) {
+      refuse(client, normalised.path, 'clientRequestRate', clientCount);
       return;
     }
     const transfer = new Transfer(host, key, client, normalised.path, request.options);
@@ -733,7 +764,14 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
 
   const bound = listener.address();
   logger.info(
-    { address: bound.address, port: bound.port, maxTransfers: settings.maxTransfers, maxTransfersPerClient: settings.maxTransfersPerClient },
+    {
+      address: bound.address,
+      port: bound.port,
+      maxTransfers: settings.maxTransfers,
+      maxTransfersPerClient: settings.maxTransfersPerClient,
+      clientRequestRate: settings.clientRequestRate,
+      clientRequestBurst: settings.clientRequestBurst,
+    },
     'tftp listening',
   );
 

@@ -34,6 +34,8 @@ export function dhcpSettings(config: Config): DhcpSettings {
     mode: config.dhcp.mode,
     peers: config.dhcp.peers,
     declineMs: config.dhcp.declineSeconds * 1000,
+    declineUnknownMs: config.dhcp.declineUnknownSeconds * 1000,
+    declineMaxPoolPercent: config.dhcp.declineMaxPoolPercent,
     offerHoldMs: config.dhcp.offerHoldSeconds * 1000,
   };
 }
@@ -71,6 +73,7 @@ export async function startDhcpService(
   const detectRogue = config.dhcp.rogue.detect && settings.mode !== 'proxy';
   const rogueReports = new RateLimiter(config.dhcp.rogue.reportIntervalSeconds * 1000);
   const exhaustedReports = new RateLimiter(60_000);
+  const declineBudgetReports = new RateLimiter(10_000);
 
   const reportRogue = (sighting: RogueSighting): void => {
     if (!rogueReports.allow(sighting.serverId, now())) return;
@@ -133,6 +136,9 @@ export async function startDhcpService(
     if (decision.kind === 'ignore') {
       if (decision.code === 'pool-exhausted') {
         if (exhaustedReports.allow(packet.giaddr, now())) log.warn({ mac: packet.mac, giaddr: packet.giaddr }, `dhcp: ${decision.reason}`);
+      } else if (decision.code === 'decline-over-budget') {
+        // Counted per packet (ignoredByReason); logged at most once per 10 s per relay.
+        if (declineBudgetReports.allow(packet.giaddr, now())) log.warn({ mac: packet.mac, giaddr: packet.giaddr }, `dhcp: ${decision.reason}`);
       } else log.debug({ mac: packet.mac, code: decision.code, reason: decision.reason }, 'dhcp: no reply');
       return { ignore: decision.code, ...withRogue };
     }

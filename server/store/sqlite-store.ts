@@ -179,7 +179,12 @@ export class SqliteStore implements InventoryStore {
     return out;
   }
   declineAddress(ip: string, mac: MacAddress | null, until: number, now: number): void {
+    this.statements.pruneDeclined.run(now);
+    if (mac !== null) this.statements.dropOtherDeclines.run(mac, ip);
     this.statements.putDeclined.run({ ip, mac, at: now, until });
+  }
+  activeDeclines(now: number): Array<{ ip: string; mac: MacAddress | null }> {
+    return this.statements.activeDeclines.all(now) as Array<{ ip: string; mac: MacAddress | null }>;
   }
 
   appendEvent(event: NewEvent, now: number): MachineEvent {
@@ -268,6 +273,9 @@ function prepare(db: Db) {
     otherActiveLeaseIps: db.prepare('SELECT ip FROM leases WHERE mac <> ? AND expires_at > ?'),
     reservedIps: db.prepare('SELECT ip FROM machines WHERE ip IS NOT NULL'),
     declinedIps: db.prepare('SELECT ip FROM dhcp_declined WHERE until > ?'),
+    activeDeclines: db.prepare('SELECT ip, mac FROM dhcp_declined WHERE until > ?'),
+    pruneDeclined: db.prepare('DELETE FROM dhcp_declined WHERE until <= ?'),
+    dropOtherDeclines: db.prepare('DELETE FROM dhcp_declined WHERE mac = ? AND ip <> ?'),
     putDeclined: db.prepare(
       `INSERT INTO dhcp_declined (ip, mac, at, until) VALUES (@ip, @mac, @at, @until)
        ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, at = excluded.at, until = excluded.until`,

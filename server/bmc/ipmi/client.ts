@@ -1,6 +1,7 @@
 /**
  * IPMI over LAN (UDP 623): one session with one BMC. It owns the session (RMCP+ with cipher suite
- * 17, else 3; IPMI 1.5 with MD5 only when the BMC has no 2.0), sequence numbers, retransmits and
+ * 17, else 3; IPMI 1.5 with MD5 only when the BMC has no 2.0 and the operator allowed 1.5 for it),
+ * sequence numbers, retransmits and
  * timeouts, and offers the IPMI commands of operations.ts; session.ts maps them to the BMC port.
  * The bytes are built and checked by server/protocol/ipmi.
  *
@@ -96,8 +97,16 @@ export interface IpmiClientOptions {
   readonly privilege?: PrivilegeLevel;
   /** In order of preference; default [17, 3]. Suite 0 (no authentication) is never used. */
   readonly cipherSuites?: readonly CipherSuiteId[];
-  /** 'auto' (default) uses IPMI 1.5 only when the BMC reports no IPMI 2.0 support. */
+  /**
+   * 'auto' (default) uses IPMI 1.5 only when the BMC reports no IPMI 2.0 support and
+   * `allowIpmi15` is set; '1.5' asks for it explicitly (an opt-in of its own).
+   */
   readonly ipmiVersion?: 'auto' | '2.0' | '1.5';
+  /**
+   * May an 'auto' session fall back to IPMI 1.5 with MD5? Default false: the MD5 auth code of
+   * Activate Session lets whoever answers as the BMC test passwords offline (config `ipmi.allowIpmi15`).
+   */
+  readonly allowIpmi15?: boolean;
   /** The BMC key KG (hex or text) when the BMC has one set; default: KG = the user's password. */
   readonly bmcKey?: string;
   readonly quirks?: IpmiQuirks;
@@ -181,6 +190,7 @@ export class IpmiClient implements IpmiOperations {
     const version = this.#options.ipmiVersion ?? 'auto';
     const use20 = version === '2.0' || (version === 'auto' && caps.supportsIpmi20);
     if (use20) await this.#openRmcpPlus(credentials, privilege);
+    else if (version === 'auto' && this.#options.allowIpmi15 !== true) throw this.#ipmi15Refused(caps);
     else await this.#openIpmi15(credentials, privilege, caps, version === '1.5' ? 'IPMI 1.5 requested' : 'the BMC reports no IPMI 2.0');
     const granted = cmd.decodeSetSessionPrivilege(
       await this.#command(cmd.setSessionPrivilege(privilege), 'setSessionPrivilege').catch((error: unknown) => {
@@ -191,6 +201,17 @@ export class IpmiClient implements IpmiOperations {
       }),
     );
     this.#sessionInfo = { ...(this.#sessionInfo as IpmiSessionInfo), privilege: granted };
+  }
+
+  /** Before anything derived from the password is sent: a BMC (or an impostor) claiming 1.5 only learns nothing. */
+  #ipmi15Refused(caps: cmd.ChannelAuthCapabilities): IpmiUnsupportedError {
+    const offered = Object.entries(caps.authTypes).filter(([, on]) => on).map(([name]) => name);
+    return new IpmiUnsupportedError(
+      `${this.#where()}: the BMC reports no IPMI 2.0 (IPMI 1.5, offers ${offered.join(', ') || 'nothing'}); IPMI 1.5 is off: ` +
+        'its MD5 auth code lets whoever answers as this BMC test passwords offline. If this BMC really is 1.5-only, ' +
+        `add ${this.address} (or its range) to ipmi.allowIpmi15 in the config`,
+      this.address,
+    );
   }
 
   async #authCapabilities(privilege: number): Promise<cmd.ChannelAuthCapabilities> {
@@ -285,7 +306,9 @@ export class IpmiClient implements IpmiOperations {
     const exchange: RakpExchange = { consoleSessionId, bmcSessionId, consoleRandom, bmcRandom: rakp2.bmcRandom, bmcGuid: rakp2.bmcGuid, role, username };
     const expected = rakp2AuthCode(suite, kuid, exchange);
     if (rakp2.authCode.length !== expected.length || !timingSafeEqual(rakp2.authCode, expected)) {
-      await this.#abandonRakp(bmcSessionId, rakp3AuthCode(suite, kuid, exchange));
+      // No RAKP 3 auth code here: it is an HMAC of the password over values the BMC chose, which
+      // an impostor that cannot prove the password would test dictionaries against offline.
+      await this.#abandonRakp(bmcSessionId);
       throw new IpmiAuthError(
         `${this.#where()}: wrong password for user ${credentials.username} (the BMC's RAKP 2 auth code does not match)`,
         this.address,

@@ -254,3 +254,69 @@ describe('DECLINE of a reservation, and active-active peers', () => {
     assert.deepEqual(stranger.effects, { events: [] });
   });
 });
+
+describe('DECLINE budgets (issue 15: 51 DECLINEs from random MACs emptied the pool)', () => {
+  // A pool of 50 addresses: 10% is 5 holds.
+  const wide: DhcpSettings = {
+    ...base,
+    subnets: [base.subnets[0]!, { cidr: '10.77.0.0/24', dns: [], leaseSeconds: 600, pool: { start: '10.77.0.100', end: '10.77.0.149' } }],
+  };
+  const declineFrom = (mac: string, ip: string): DhcpPacket =>
+    requestPacket({ mac, giaddr: '10.77.0.1', type: T.Decline, options: [[54, ipv4Value('10.98.0.1')], [50, ipv4Value(ip)]] });
+  const holds = (...entries: Array<[string, string | null]>): DhcpAddressBook => ({
+    unavailableFor: () => new Set(entries.map(([ip]) => ip)),
+    declinedAddresses: () => entries.map(([ip, mac]) => ({ ip, mac })),
+  });
+  const randomMac = (i: number): string => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  const five = Array.from({ length: 5 }, (_, i): [string, string] => [`10.77.0.${100 + i}`, randomMac(i)]);
+
+  it('at most declineMaxPoolPercent of a pool is held: beyond it a DECLINE is counted (its own code), not honoured, and writes no event', () => {
+    const under = ignoredAs(decide(declineFrom(randomMac(9), '10.77.0.120'), { machine: null, settings: wide, addresses: holds(...five.slice(0, 4)) }), 'declined');
+    assert.equal(under.effects.decline?.ip, '10.77.0.120');
+    const over = ignoredAs(decide(declineFrom(randomMac(9), '10.77.0.120'), { machine: null, settings: wide, addresses: holds(...five) }), 'decline-over-budget');
+    assert.equal(over.effects.decline, undefined);
+    assert.deepEqual(over.effects.events, []);
+    assert.match(over.reason, /5 of 50 pool addresses are already held by DECLINEs \(limit 5/);
+    const wider = ignoredAs(decide(declineFrom(randomMac(9), '10.77.0.120'), { machine: null, settings: { ...wide, declineMaxPoolPercent: 20 }, addresses: holds(...five) }), 'declined');
+    assert.ok(wider.effects.decline);
+  });
+
+  it('one hold per MAC: a MAC that already holds an address moves its hold (it does not count against the budget twice)', () => {
+    const [first] = five;
+    const again = ignoredAs(decide(declineFrom(first![1], '10.77.0.130'), { machine: null, settings: wide, addresses: holds(...five) }), 'declined');
+    assert.equal(again.effects.decline?.ip, '10.77.0.130');
+  });
+
+  it('a pool of fewer than 10 addresses still honours one hold', () => {
+    ignoredAs(decide(declineFrom(randomMac(1), '10.77.0.100'), { machine: null, addresses: holds() }), 'declined');
+    ignoredAs(decide(declineFrom(randomMac(2), '10.77.0.101'), { machine: null, addresses: holds(['10.77.0.100', randomMac(1)]) }), 'decline-over-budget');
+  });
+
+  it('MACs not in the inventory get shorter holds (declineUnknownMs, never longer than declineMs)', () => {
+    const d = ignoredAs(decide(declineFrom(randomMac(1), '10.77.0.120'), { machine: null, settings: wide, addresses: holds() }), 'declined');
+    assert.equal(d.effects.decline?.until, NOW + 60_000, 'default 1 minute');
+    const custom = ignoredAs(decide(declineFrom(randomMac(1), '10.77.0.120'), { machine: null, settings: { ...wide, declineUnknownMs: 30_000 }, addresses: holds() }), 'declined');
+    assert.equal(custom.effects.decline?.until, NOW + 30_000);
+    const known = ignoredAs(decide(requestPacket({ type: T.Decline, options: [[54, ipv4Value('10.98.0.1')], [50, ipv4Value('10.98.0.11')]] }), { settings: wide }), 'declined');
+    assert.equal(known.effects.decline?.until, NOW + 600_000, 'a machine in the inventory keeps declineMs');
+  });
+
+  it('a machine in the inventory declining a pool address is bounded the same way; its own reservation never is', () => {
+    const poolIp = requestPacket({ type: T.Decline, giaddr: '10.77.0.1', options: [[54, ipv4Value('10.98.0.1')], [50, ipv4Value('10.77.0.120')]] });
+    ignoredAs(decide(poolIp, { machine: { ...node01, ip: '10.77.0.20' }, settings: wide, addresses: holds(...five) }), 'decline-over-budget');
+    const own = requestPacket({ type: T.Decline, options: [[54, ipv4Value('10.98.0.1')], [50, ipv4Value('10.98.0.11')]] });
+    ignoredAs(decide(own, { settings: wide, addresses: holds(...five) }), 'declined');
+  });
+
+  it('51 DECLINEs from random MACs (replayed against the decision with the holds it creates) leave the pool 90% usable', () => {
+    const held = new Map<string, string>();
+    for (let i = 0; i < 51; i += 1) {
+      const ip = `10.77.0.${100 + (i % 50)}`;
+      const d = decide(declineFrom(randomMac(100 + i), ip), { machine: null, settings: wide, addresses: holds(...[...held].map(([a, m]): [string, string] => [a, m])) });
+      if (d.effects.decline) held.set(d.effects.decline.ip, randomMac(100 + i));
+    }
+    assert.equal(held.size, 5);
+    const offer = replyOf(decide(requestPacket({ mac: randomMac(999), giaddr: '10.77.0.1' }), { machine: null, settings: wide, addresses: holds(...held) }));
+    assert.ok(!held.has(offer.packet.yiaddr));
+  });
+});

@@ -112,3 +112,33 @@ test('group commit: one transaction for a batch; a packet that throws fails alon
   assert.equal(results[2] instanceof Error ? 'error' : results[2]?.kind, 'reply');
   assert.equal(store.leaseByMac(mac(1))?.ip, '10.99.0.11', 'the good packet\'s lease was committed');
 });
+
+test('pool: 51 DECLINEs from random MACs hold at most 10% of the pool, one address per MAC, and a new client still gets one', () => {
+  const loaded = Catalog.load(catalogDirs());
+  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+  const db = openDatabase(':memory:');
+  const clock = { t: 1_700_000_000_000, now() { return this.t; } };
+  const store = new SqliteStore(db);
+  const wide: DhcpSettings = { ...DHCP, subnets: [{ ...DHCP.subnets[0]!, pool: { start: '10.99.0.100', end: '10.99.0.149' } }] };
+  const provisioner = new Provisioner({ store, renderer: loaded.catalog, settings: { ...TEST_SETTINGS, dhcp: wide }, clock, newToken: () => 'token' });
+  const decline = (n: number, ip: string) =>
+    provisioner.handleDhcp(packet(n, { type: T.Decline, options: [[54, ipv4Value('10.99.0.1')], [50, ipv4Value(ip)]] }));
+  const codes: string[] = [];
+  for (let i = 0; i < 51; i += 1) {
+    const d = decline(100 + i, `10.99.0.${100 + (i % 50)}`);
+    codes.push(d.kind === 'ignore' ? d.code : 'reply');
+  }
+  // The 51st declines .100 again, already held: it takes that hold over (still five held).
+  assert.equal(codes.filter((c) => c === 'declined').length, 6);
+  assert.equal(codes.filter((c) => c === 'decline-over-budget').length, 45);
+  assert.equal(store.activeDeclines(clock.t).length, 5);
+  assert.equal(dora(provisioner, 1), '10.99.0.105', 'the first address no DECLINE holds');
+  // One hold per MAC: a holder that declines another address moves its hold.
+  decline(101, '10.99.0.140');
+  assert.deepEqual(store.activeDeclines(clock.t).filter((h) => h.mac === mac(101)).map((h) => h.ip), ['10.99.0.140']);
+  assert.equal(store.activeDeclines(clock.t).length, 5);
+  // Holds of unknown MACs end after a minute (declineUnknownMs default), not declineMs.
+  clock.t += 61_000;
+  assert.equal(store.activeDeclines(clock.t).length, 0);
+  db.close();
+});

@@ -57,11 +57,12 @@ class RawSocket {
     });
   }
 
-  static async open(): Promise<RawSocket> {
+  /** `from`: another loopback address (127.0.0.2, ...) plays another client. */
+  static async open(from = HOST): Promise<RawSocket> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, HOST, () => resolve());
+      socket.bind(0, from, () => resolve());
     });
     return new RawSocket(socket);
   }
@@ -935,6 +936,52 @@ describe('tftp server: limits and counters', () => {
       assert.equal(again[1]?.refusedTotal, 6);
     } finally {
       await Promise.all([holder, ...socks].map((s) => s.close()));
+    }
+  });
+
+  it('bounds new transfers per second per client address (clientRequestRate): over it no answer, counted; another address is served', async () => {
+    const { logger, lines } = capturingLogger();
+    const h = await harness({ f: pattern(100) }, { logger, clientRequestRate: 1, clientRequestBurst: 3, maxTransfersPerClient: 100, retransmitMs: 5_000 });
+    const flood = await Promise.all(Array.from({ length: 10 }, () => RawSocket.open()));
+    const other = await RawSocket.open('127.0.0.2');
+    try {
+      for (const sock of flood) sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      const replies = await Promise.all(flood.map((sock) => sock.next(300)));
+      assert.equal(replies.filter((r) => r?.packet?.op === 'data').length, 3, 'the burst');
+      assert.equal(replies.filter((r) => r === null).length, 7, 'the rest: silence, never an ERROR');
+      assert.equal(h.server.stats.refusedClientRate, 7);
+      assert.equal(h.server.stats.refused, 7);
+      assert.equal(h.server.stats.refusedMaxPerClient, 0);
+      other.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      assert.equal((await other.next(1_000))?.packet?.op, 'data', 'a client at another address has its own budget');
+      await new Promise((r) => setTimeout(r, 50));
+      const warning = lines.find((l) => l.msg === 'tftp request refused: clientRequestRate (1) reached');
+      assert.equal(warning?.level, 40);
+      // The bucket refills: a second later one more transfer from the flooding address starts.
+      await new Promise((r) => setTimeout(r, 1_050));
+      const fresh = await RawSocket.open();
+      flood.push(fresh);
+      fresh.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      assert.equal((await fresh.next(1_000))?.packet?.op, 'data');
+    } finally {
+      await Promise.all([...flood, other].map((s) => s.close()));
+    }
+  });
+
+  it('one address at its maxTransfersPerClient leaves slots for others, and is counted under its own limit', async () => {
+    const h = await harness({ f: pattern(5000) }, { maxTransfersPerClient: 2, maxTransfers: 3, retransmitMs: 5_000 });
+    const flood = await Promise.all(Array.from({ length: 6 }, () => RawSocket.open()));
+    const other = await RawSocket.open('127.0.0.3');
+    try {
+      for (const sock of flood) sock.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      await Promise.all(flood.map((sock) => sock.next(300)));
+      assert.equal(h.server.stats.active, 2);
+      assert.equal(h.server.stats.refusedMaxPerClient, 4);
+      assert.equal(h.server.stats.refusedMaxTransfers, 0);
+      other.send(encodeRequest('rrq', 'f', 'octet'), h.server.port);
+      assert.equal((await other.next(1_000))?.packet?.op, 'data');
+    } finally {
+      await Promise.all([...flood, other].map((s) => s.close()));
     }
   });
 

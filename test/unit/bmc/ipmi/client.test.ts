@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { IpmiClient, type IpmiClientOptions } from '../../../../server/bmc/ipmi/client.js';
-import { ipmiConnector } from '../../../../server/bmc/ipmi/connector.js';
+import { inAddressRanges, ipmiConnector } from '../../../../server/bmc/ipmi/connector.js';
 import { IpmiAuthError, IpmiCommandError, IpmiTimeoutError, IpmiUnsupportedError } from '../../../../server/bmc/ipmi/errors.js';
 import { encodeFru } from '../../../../server/protocol/ipmi/fru.js';
 import { FAKE_GUID, FakeRmcpBmc, type FakeRmcpBmcOptions } from './fake-rmcp-bmc.js';
@@ -65,6 +65,25 @@ describe('IPMI client: RMCP+ sessions', () => {
     assert.equal(b.log.abandoned, 1);
   });
 
+  it('sends nothing derived from the password before the BMC proves it (RAKP 2 verified before any RAKP 3 auth code)', async () => {
+    const impostor = await bmc({ forgeRakp2: true });
+    await assert.rejects(open(impostor), (e: unknown) => e instanceof IpmiAuthError && /RAKP 2 auth code does not match/.test(e.message));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(impostor.log.rakp3.map((r) => r.authCodeLength), [0], 'the abandon carries no auth code');
+    assert.notEqual(impostor.log.rakp3[0]?.status, 0);
+    const genuine = await bmc();
+    const client = await open(genuine);
+    assert.deepEqual(genuine.log.rakp3.map((r) => [r.status, r.authCodeLength > 0]), [[0, true]], 'a BMC that proved the password gets RAKP 3');
+    await client.close();
+  });
+
+  it('proposes only cipher suites 17 and 3, and the config accepts no other', async () => {
+    const b = await bmc({ suites: [] });
+    await assert.rejects(open(b), IpmiUnsupportedError);
+    assert.deepEqual(b.log.proposals, [17, 3]);
+    await assert.rejects(open(await bmc(), 'password', { cipherSuites: [0 as 17] }), (e: unknown) => e instanceof IpmiUnsupportedError && /use 17 or 3/.test(e.message));
+  });
+
   it('an unknown user is an IpmiAuthError (RAKP 2 status "unauthorized name")', async () => {
     await assert.rejects(open(await bmc(), 'password', {}, 'nobody'), (e: unknown) => e instanceof IpmiAuthError && /unauthorized name/.test(e.message));
   });
@@ -98,9 +117,32 @@ describe('IPMI client: RMCP+ sessions', () => {
 });
 
 describe('IPMI client: IPMI 1.5', () => {
-  it('uses MD5 sessions when the BMC has no IPMI 2.0', async () => {
+  const allow: IpmiClientOptions = { allowIpmi15: true };
+
+  it('is off by default: a BMC claiming "1.5, MD5 only" gets nothing derived from the password, and the error says how to allow it', async () => {
     const b = await bmc({ ipmi20: false });
-    const client = await open(b);
+    await assert.rejects(open(b), (e: unknown) =>
+      e instanceof IpmiUnsupportedError && /IPMI 1\.5 is off/.test(e.message) && /ipmi\.allowIpmi15/.test(e.message) && /offers md5/.test(e.message));
+    assert.equal(b.log.md5AuthCodes, 0);
+    assert.equal(b.log.commands.filter((c) => c.cmd === '6/39' || c.cmd === '6/3a').length, 0, 'no Get Session Challenge / Activate Session');
+  });
+
+  it('the connector allows it only for the configured addresses and CIDR blocks', async () => {
+    const b = await bmc({ ipmi20: false });
+    const target = { address: '127.0.0.1', port: b.port };
+    const credentials = { username: 'admin', password: 'password' };
+    await assert.rejects(ipmiConnector({ ...fast, allowIpmi15For: ['10.0.0.0/8', '127.0.0.2'] })(target, credentials), IpmiUnsupportedError);
+    assert.equal(b.log.md5AuthCodes, 0);
+    const session = await ipmiConnector({ ...fast, allowIpmi15For: ['127.0.0.0/30'] })(target, credentials);
+    assert.equal(session.session.summary, 'ipmi-1.5 md5');
+    await session.close();
+    assert.ok(inAddressRanges(['127.0.0.1'], '127.0.0.1'));
+    assert.ok(!inAddressRanges(['127.0.0.0/31'], '127.0.0.2'));
+  });
+
+  it('uses MD5 sessions when the BMC has no IPMI 2.0 (allowed)', async () => {
+    const b = await bmc({ ipmi20: false });
+    const client = await open(b, 'password', allow);
     assert.equal(client.session.protocol, 'ipmi-1.5');
     assert.deepEqual(Buffer.from(await client.systemGuid()), FAKE_GUID);
     await client.close();
@@ -108,18 +150,18 @@ describe('IPMI client: IPMI 1.5', () => {
   });
 
   it('asks again without the v2.0 bit when an old BMC rejects it', async () => {
-    const client = await open(await bmc({ ipmi20: false, rejectV20Bit: true }));
+    const client = await open(await bmc({ ipmi20: false, rejectV20Bit: true }), 'password', allow);
     assert.equal(client.session.protocol, 'ipmi-1.5');
     await client.close();
   });
 
   it('never uses none or straight-password authentication', async () => {
-    await assert.rejects(open(await bmc({ ipmi20: false, authTypes: ['none', 'password'] })), (e: unknown) => e instanceof IpmiUnsupportedError && /offers none, password/.test(e.message));
+    await assert.rejects(open(await bmc({ ipmi20: false, authTypes: ['none', 'password'] }), 'password', allow), (e: unknown) => e instanceof IpmiUnsupportedError && /offers none, password/.test(e.message));
   });
 
   it('a wrong 1.5 password (the BMC goes silent) is an auth error, not a timeout', async () => {
-    await assert.rejects(open(await bmc({ ipmi20: false }), 'wrong'), (e: unknown) => e instanceof IpmiAuthError && /Activate Session/.test(e.message));
-    await assert.rejects(open(await bmc({ ipmi20: false }), 'password', {}, 'nobody'), (e: unknown) => e instanceof IpmiAuthError && /invalid user name/.test(e.message));
+    await assert.rejects(open(await bmc({ ipmi20: false }), 'wrong', allow), (e: unknown) => e instanceof IpmiAuthError && /Activate Session/.test(e.message));
+    await assert.rejects(open(await bmc({ ipmi20: false }), 'password', allow, 'nobody'), (e: unknown) => e instanceof IpmiAuthError && /invalid user name/.test(e.message));
   });
 });
 

@@ -46,6 +46,8 @@ export interface FakeRmcpBmcOptions {
   fru?: Buffer;
   /** Boot parameter 0 (set in progress) unsupported: CC 0x80. */
   noSetInProgress?: boolean;
+  /** An impostor: it does not know the password, so its RAKP 2 auth code is random bytes. */
+  forgeRakp2?: boolean;
 }
 
 interface Rmcp20Session {
@@ -76,12 +78,16 @@ export interface FakeBmcLog {
   closes: number;
   abandoned: number;
   datagrams: number;
+  /** Every RAKP 3 received: its status and the length of its auth code (a password-derived HMAC when non-empty). */
+  readonly rakp3: Array<{ status: number; authCodeLength: number }>;
+  /** IPMI 1.5 packets that carried an MD5 auth code (derived from the password). */
+  md5AuthCodes: number;
 }
 
 export const FAKE_GUID = Buffer.from('5a1e0000000040008000000000000099', 'hex');
 
 export class FakeRmcpBmc {
-  readonly log: FakeBmcLog = { commands: [], proposals: [], closes: 0, abandoned: 0, datagrams: 0 };
+  readonly log: FakeBmcLog = { commands: [], proposals: [], closes: 0, abandoned: 0, datagrams: 0, rakp3: [], md5AuthCodes: 0 };
   power: 'on' | 'off' = 'off';
   bootFlags = Buffer.from([0x00, 0x00, 0x00, 0x00, 0x00]);
   readonly #socket: Socket;
@@ -148,6 +154,7 @@ export class FakeRmcpBmc {
       return this.#command(p.message, 0, (response) => this.#send(encodeV15Packet({ authType: 0, sequence: 0, sessionId: 0, authCode: null, message: response }), remote));
     }
     const v15 = this.#v15.get(p.sessionId);
+    if (p.authType === AuthType.md5 && p.authCode) this.log.md5AuthCodes += 1;
     if (!v15 || p.authType !== AuthType.md5 || !p.authCode) return;
     const pw16 = passwordKey(this.#password, 16);
     // A wrong auth code gets silence, as from real BMCs.
@@ -205,13 +212,15 @@ export class FakeRmcpBmc {
     s.role = r.role;
     s.username = Buffer.from(r.username);
     const known = s.username.toString() === (this.#options.username ?? 'admin');
-    const authCode = known ? rakp2AuthCode(s.suite, passwordKey(this.#password), this.#exchange(s)) : Buffer.alloc(0);
+    const genuine = known ? rakp2AuthCode(s.suite, passwordKey(this.#password), this.#exchange(s)) : Buffer.alloc(0);
+    const authCode = this.#options.forgeRakp2 ? randomBytes(genuine.length) : genuine;
     const rakp2 = encodeRakp2({ tag: r.tag, status: known ? 0 : 0x0d, consoleSessionId: s.consoleSessionId, bmcRandom: s.rc, bmcGuid: FAKE_GUID, authCode });
     this.#send(encodeV20Packet({ payloadType: PayloadType.rakp2, sessionId: 0, sequence: 0, payload: rakp2 }), remote);
   }
 
   #rakp3(payload: Buffer, remote: RemoteInfo): void {
     const r = decodeRakp3(payload);
+    this.log.rakp3.push({ status: r.status, authCodeLength: r.authCode.length });
     const s = this.#v20.get(r.bmcSessionId);
     if (!s) return;
     if (r.status !== 0) {
