@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_NO_BMC: { status: 409, summary: 'the machine has no known BMC' },
   RACKBOOT_ERR_BMC: { status: 502, summary: 'the BMC refused or did not answer' },
   RACKBOOT_ERR_NO_IP_RULE: { status: 501, summary: 'no static-IP rule is configured' },
+  RACKBOOT_ERR_BUSY: { status: 503, summary: 'too many connections of this kind: retry later' },
+  RACKBOOT_ERR_TLS_REQUIRED: { status: 403, summary: 'this route is served over HTTPS only' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

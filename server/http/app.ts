@@ -4,11 +4,12 @@
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Provisioner } from '../core/provisioner.js';
-import { isRackbootError } from '../errors.js';
+import { errorBody, httpStatus, isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiRoutes } from './api-routes.js';
 import { bootRoutes } from './boot-routes.js';
 import { ipmiRoutes, type IpmiRoutesOptions } from './ipmi-routes.js';
+import { HttpListeners } from './listeners.js';
 import { operatorSurface, type OperatorOptions } from './operator.js';
 
 export interface AppOptions {
@@ -21,10 +22,17 @@ export interface AppOptions {
   readonly operator?: OperatorOptions;
   /** BMCs and the static-IP plan (rackboot discover / ip-plan), for the API and the dashboard. */
   readonly ipmi?: Omit<IpmiRoutesOptions, 'tokens'>;
+  /** The server(s) under the app: connection limits and timeouts, optional TLS (default: the safe limits, no TLS). */
+  readonly listeners?: HttpListeners;
 }
 
+/** With TLS on, these stay off the plain listener: the API token and the dashboard travel over HTTPS only. */
+const OPERATOR_PATHS = /^\/(api\/|ui\/|$|\?)/;
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const listeners = options.listeners ?? new HttpListeners();
   const app = Fastify({
+    serverFactory: listeners.factory,
     loggerInstance: options.logger.child({ svc: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // boot firmware sends odd but harmless URLs; keep the limits explicit
@@ -45,10 +53,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send({ error: (error as Error).message });
   });
 
+  if (listeners.tls !== null) {
+    app.addHook('onRequest', async (request, reply) => {
+      if ((request.raw.socket as { encrypted?: boolean } | null)?.encrypted === true || !OPERATOR_PATHS.test(request.url)) return;
+      await reply.code(httpStatus('RACKBOOT_ERR_TLS_REQUIRED')).send(errorBody('RACKBOOT_ERR_TLS_REQUIRED', 'the API and the dashboard are served over HTTPS only (http.tls)'));
+    });
+  }
+
   // first: it sees every route after it (OpenAPI document, request metrics)
-  const operator = await operatorSurface(app, options.provisioner, options.operator);
+  const operator = await operatorSurface(app, options.provisioner, { ...options.operator, connections: listeners.stats });
   app.get('/healthz', { schema: { summary: 'liveness', tags: ['operations'], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
-  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir });
+  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, stats: listeners.stats });
   await app.register(
     async (api) => {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });
