@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_NO_IP_RULE: { status: 501, summary: 'no static-IP rule is configured' },
   RACKBOOT_ERR_RATE_LIMITED: { status: 429, summary: 'too many requests from this address' },
   RACKBOOT_ERR_DISK_LOW: { status: 503, summary: 'the data directory is low on space' },
+  RACKBOOT_ERR_BUSY: { status: 503, summary: 'too many connections of this kind: retry later' },
+  RACKBOOT_ERR_TLS_REQUIRED: { status: 403, summary: 'this route is served over HTTPS only' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -12,6 +12,7 @@ import type { InstallRenderer } from './core/install-types.js';
 import { RackbootError } from './errors.js';
 import { parseIpRule, type IpRule } from './core/ip-policy.js';
 import { buildApp } from './http/app.js';
+import { HttpListeners, type TlsMaterial } from './http/listeners.js';
 import { NO_POWER_REASON } from './http/operator.js';
 import type { PowerDriver } from './bmc/power-driver.js';
 import { IPMI_PORT } from './protocol/ipmi/constants.js';
@@ -110,7 +111,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     closers.push(async () => writes.stop());
     const install = enableInstall(provisioner, config, logger);
     closers.push(async () => install.stop());
+    const listeners = new HttpListeners(config.http.limits, tlsMaterial(config));
     const app = await buildApp({
+      listeners,
       provisioner,
       assetsDir: config.boot.assetsDir,
       firmwareDir: config.tftp.root,
@@ -121,14 +124,26 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         power: power.driver,
         noPowerReason: power.reason,
         metrics: { dhcp: () => dhcp?.stats ?? null, tftp: () => tftp?.stats ?? null, writes: () => writes.stats() },
+        eventStream: config.http.eventStream,
       },
       ipmi: { bmcs: new BmcStore(db), inventory: provisioner, rule: configuredIpRule(config) },
       health: () => writes.disk.health(),
       writeLimit: guards.writeLimit,
     });
-    await app.listen({ host: config.http.listen, port: config.http.port });
-    closers.push(() => app.close());
-    listening.push(`http  ${config.http.listen}:${config.http.port} (machines use ${config.http.publicUrl})`);
+    if (config.http.tls === undefined) {
+      await app.listen({ host: config.http.listen, port: config.http.port });
+      closers.push(() => app.close());
+      listening.push(`http  ${config.http.listen}:${config.http.port} (machines use ${config.http.publicUrl})`);
+    } else {
+      // HTTPS for the operator; the same app on plain HTTP for the machines (no API or dashboard there)
+      const tlsListen = config.http.tls.listen ?? config.http.listen;
+      await app.listen({ host: tlsListen, port: config.http.tls.port });
+      closers.push(() => app.close());
+      await listeners.listenPlain(config.http.listen, config.http.port);
+      closers.push(() => listeners.closePlain());
+      listening.push(`https ${tlsListen}:${config.http.tls.port} (API and dashboard)`);
+      listening.push(`http  ${config.http.listen}:${config.http.port} (machines use ${config.http.publicUrl}; no API or dashboard)`);
+    }
 
     if (config.tftp.enabled) {
       const started: TftpService = (tftp = await startTftpService(config, provisioner, logger));
@@ -210,6 +225,16 @@ export function reloadCatalog(config: Config, provisioner: Provisioner, logger: 
   if (installRenderer !== null) provisioner.setInstallRenderer(installRenderer);
   logger.info({ installTemplate: installRenderer !== null }, 'catalog reloaded');
   return [];
+}
+
+function tlsMaterial(config: Config): TlsMaterial | null {
+  const tls = config.http.tls;
+  if (tls === undefined) return null;
+  try {
+    return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  } catch (error) {
+    throw new RackbootError('RACKBOOT_ERR_CONFIG', `http.tls: cannot read the certificate or key: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function configuredIpRule(config: Config): IpRule | null {

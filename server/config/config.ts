@@ -105,6 +105,38 @@ const configSchema = z.strictObject({
         .url()
         .regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9._~/-]*)?$/, 'a plain http(s)://host[:port][/path] URL (it is written into boot scripts and unit files)')
         .optional(),
+      /** Bounds on the sockets of the HTTP listener(s) (server/http/listeners.ts, docs/security/http.md). */
+      limits: z
+        .strictObject({
+          maxConnections: z.number().int().min(16).max(1_000_000).default(2048),
+          maxConnectionsPerClient: z.number().int().min(4).max(1_000_000).default(64),
+          headersTimeoutMs: z.number().int().min(1000).max(600_000).default(10_000),
+          requestTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+          keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+          /** An idle socket is closed after this; keep it above the event stream's 15 s heartbeat. */
+          connectionTimeoutMs: z.number().int().min(20_000).max(3_600_000).default(60_000),
+        })
+        .prefault({}),
+      /** GET /api/v1/events/stream (server/http/events-stream.ts). */
+      eventStream: z
+        .strictObject({
+          maxConnections: z.number().int().min(1).max(10_000).default(64),
+          maxConnectionsPerClient: z.number().int().min(1).max(10_000).default(8),
+          /** A resume with more missed events than this gets `event: reset` (page through /api/v1/events). */
+          maxReplay: z.number().int().min(1).max(10_000).default(1000),
+          /** A client that lets this much pile up unread is disconnected. */
+          maxBufferedBytes: z.number().int().min(65_536).max(268_435_456).default(1_048_576),
+        })
+        .prefault({}),
+      /** HTTPS for the operator surface (API, dashboard) on its own port; machines keep plain HTTP on `port`. */
+      tls: z
+        .strictObject({
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          listen: z.ipv4().optional(),
+          port: port.default(8443),
+        })
+        .optional(),
     })
     .prefault({}),
   tftp: z
@@ -311,6 +343,7 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
     boot: { ...value.boot, assetsDir: within(value.boot.assetsDir) },
     http: {
       ...value.http,
+      ...(value.http.tls === undefined ? {} : { tls: { ...value.http.tls, certFile: within(value.http.tls.certFile), keyFile: within(value.http.tls.keyFile) } }),
       publicUrl: (value.http.publicUrl ?? `http://${value.server.address}:${value.http.port}`).replace(/\/+$/, ''),
     },
   });
@@ -341,6 +374,12 @@ function checkCrossFieldRules(value: RawConfig, source: string, errors: string[]
   }
   if (value.tftp.enabled && value.tftp.listen === '0.0.0.0') {
     errors.push(`${source}: tftp.listen: name the provisioning address; replies must leave from the address a request came to`);
+  }
+  if (value.http.limits.headersTimeoutMs > value.http.limits.requestTimeoutMs) {
+    errors.push(`${source}: http.limits.headersTimeoutMs: must not exceed http.limits.requestTimeoutMs (${value.http.limits.requestTimeoutMs})`);
+  }
+  if (value.http.tls !== undefined && value.http.tls.port === value.http.port && (value.http.tls.listen ?? value.http.listen) === value.http.listen) {
+    errors.push(`${source}: http.tls.port: must differ from http.port (${value.http.port}): machines keep plain HTTP there`);
   }
   if (value.dhcp.enabled && value.server.address.startsWith('127.')) {
     errors.push(`${source}: server.address: DHCP clients cannot reach a loopback address; set the provisioning address`);

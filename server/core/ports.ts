@@ -30,6 +30,18 @@ export interface DiscoveredClient {
   readonly facts: Readonly<Record<string, unknown>>;
 }
 
+/** A page of discovered clients, newest sighting first; `after` is the previous page's `next`. */
+export interface DiscoveredQuery {
+  readonly after?: { readonly lastSeen: number; readonly mac: MacAddress };
+  readonly limit: number;
+}
+
+/** A page of machines by name; `afterName` is the last name of the previous page. */
+export interface MachinePageQuery {
+  readonly afterName?: string;
+  readonly limit: number;
+}
+
 export interface EventQuery {
   readonly machineId?: number;
   readonly afterId?: number;
@@ -43,6 +55,12 @@ export interface InventoryReader {
   listMachines(): Machine[];
   machineById(id: number): Machine | null;
   listEvents(query: EventQuery): MachineEvent[];
+}
+
+/** Bounded reads for the API's list routes (issue 15: no unbounded list on an open route). */
+export interface PagedInventoryReader {
+  listMachinesPage(query: MachinePageQuery): Machine[];
+  listDiscoveredPage(query: DiscoveredQuery): DiscoveredClient[];
 }
 
 export interface InventoryStore {
@@ -89,4 +107,6 @@ export interface InventoryStore {
   /** Records a sighting; returns true the first time this MAC is seen (or after a long silence). */
   noteDiscovered(mac: MacAddress, facts: Readonly<Record<string, unknown>>, now: number): boolean;
   listDiscovered(): DiscoveredClient[];
+  listDiscoveredPage(query: DiscoveredQuery): DiscoveredClient[];
+  listMachinesPage(query: MachinePageQuery): Machine[];
 }

@@ -19,7 +19,7 @@ import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
 import type { ErrorCode } from '../errors.js';
-import type { DiscoveredClient, EventQuery } from './ports.js';
+import type { DiscoveredClient, DiscoveredQuery, EventQuery, MachinePageQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
 
 export type { OsImage } from './boot-plan.js';
@@ -637,6 +637,14 @@ export class Provisioner {
 
   listDiscovered(): DiscoveredClient[] {
     return this.store.listDiscovered();
+  }
+
+  listDiscoveredPage(query: DiscoveredQuery): DiscoveredClient[] {
+    return this.store.listDiscoveredPage(query);
+  }
+
+  listMachinesPage(query: MachinePageQuery): Machine[] {
+    return this.store.listMachinesPage(query);
   }
 
   /** A machine (or, when the address is nobody's, no machine) fetched an asset that fails its checksum. */

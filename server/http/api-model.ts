@@ -100,24 +100,52 @@ const bearer = [{ bearerAuth: [] }];
 
 // ---- read routes ----
 
+/** Page sizes of the list routes: every list an open route returns is bounded (issue 15). */
+export const PAGE_LIMITS = {
+  /** The dashboard reads /machines in one call: up to this many machines come at once. */
+  machines: { default: 5000, max: 5000 },
+  events: { default: 500, max: 10_000 },
+  machineEvents: { default: 1000, max: 10_000 },
+  discovered: { default: 1000, max: 1000 },
+  bmcs: { default: 5000, max: 5000 },
+} as const;
+
+const limitParam = (page: { default: number; max: number }) =>
+  ({ type: 'integer', minimum: 1, maximum: page.max, default: page.default, description: `page size (at most ${page.max})` }) as const;
+const nextCursor = (what: string, type: 'string' | 'integer') =>
+  ({ type: [type, 'null'], description: `pass as ?after= for the next page; null: ${what}` }) as const;
+const DISCOVERED_CURSOR = '^\\d{1,15}_([0-9a-f]{2}:){5}[0-9a-f]{2}$';
+
 export const listMachinesSchema: FastifySchema = {
-  summary: 'every machine with its state, last event, install progress and problem',
+  summary: 'machines by name with their state, last event, install progress and problem (paged)',
   tags: ['machines'],
+  querystring: {
+    type: 'object',
+    properties: { limit: limitParam(PAGE_LIMITS.machines), after: { type: 'string', minLength: 1, maxLength: 63, description: 'machines after this name' } },
+  },
   response: {
     200: {
       type: 'object',
-      required: ['machines', 'latestEventId'],
+      required: ['machines', 'latestEventId', 'next'],
       properties: {
         machines: { type: 'array', items: machineSchema },
         latestEventId: { type: 'integer', description: 'open /events/stream?after=<this> to follow changes without a gap' },
+        next: nextCursor('this was the last page', 'string'),
       },
     },
+    ...errors(400),
   },
 };
 
 export const getMachineSchema: FastifySchema = {
   summary: 'one machine', tags: ['machines'], params: refParams, response: { 200: machineSchema, ...errors(404) },
 };
+
+const eventPage = {
+  type: 'object',
+  required: ['events', 'next'],
+  properties: { events: { type: 'array', items: eventSchema }, next: nextCursor('the page was not full: there are no more events now', 'integer') },
+} as const;
 
 export const machineEventsSchema: FastifySchema = {
   summary: "a machine's timeline, oldest first",
@@ -127,10 +155,10 @@ export const machineEventsSchema: FastifySchema = {
     type: 'object',
     properties: {
       after: { type: 'integer', minimum: 0, description: 'only events with a larger id' },
-      limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
+      limit: limitParam(PAGE_LIMITS.machineEvents),
     },
   },
-  response: { 200: { type: 'object', required: ['events'], properties: { events: { type: 'array', items: eventSchema } } }, ...errors(400, 404) },
+  response: { 200: eventPage, ...errors(400, 404) },
 };
 
 export const eventsSchema: FastifySchema = {
@@ -138,16 +166,33 @@ export const eventsSchema: FastifySchema = {
   tags: ['events'],
   querystring: {
     type: 'object',
-    properties: { after: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 500 } },
+    properties: { after: { type: 'integer', minimum: 0, description: 'only events with a larger id' }, limit: limitParam(PAGE_LIMITS.events) },
   },
-  response: { 200: { type: 'object', required: ['events'], properties: { events: { type: 'array', items: eventSchema } } }, ...errors(400) },
+  response: { 200: eventPage, ...errors(400) },
 };
 
 export const discoveredListSchema: FastifySchema = {
-  summary: 'MACs that asked for DHCP or a boot script but are not in the inventory',
+  summary: 'MACs that asked for DHCP or a boot script but are not in the inventory, newest sighting first (paged)',
   tags: ['machines'],
-  response: { 200: { type: 'object', required: ['discovered'], properties: { discovered: { type: 'array', items: discoveredSchema } } } },
+  querystring: {
+    type: 'object',
+    properties: { limit: limitParam(PAGE_LIMITS.discovered), after: { type: 'string', pattern: DISCOVERED_CURSOR, description: 'the `next` of the previous page' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['discovered', 'next'],
+      properties: { discovered: { type: 'array', items: discoveredSchema }, next: nextCursor('this was the last page', 'string') },
+    },
+    ...errors(400),
+  },
 };
+
+export const bmcListQuery = {
+  type: 'object',
+  properties: { limit: limitParam(PAGE_LIMITS.bmcs), after: { type: 'integer', minimum: 0, description: 'BMCs with a larger id' } },
+} as const;
+export const bmcNext = nextCursor('this was the last page', 'integer');
 
 export const overviewSchema: FastifySchema = {
   summary: 'counts by state, what the dashboard needs to draw its forms',

@@ -15,8 +15,10 @@ import {
   listMachinesSchema,
   machineEventsSchema,
   machineView,
+  PAGE_LIMITS,
   type ViewContext,
 } from './api-model.js';
+import type { MachineEvent } from '../core/types.js';
 
 export interface ApiRoutesOptions {
   readonly provisioner: Provisioner;
@@ -29,12 +31,16 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
   const { provisioner, overview, view } = options;
   const schemaErrorFormatter = formatSchemaErrors;
 
-  app.get('/machines', { schema: listMachinesSchema }, async () => {
+  app.get<{ Querystring: { limit?: number; after?: string } }>('/machines', { schema: listMachinesSchema, schemaErrorFormatter }, async (request) => {
     // the id first: events after it reach a client that follows /events/stream?after=<id>
     const latestEventId = overview?.latestEventId() ?? 0;
+    const limit = request.query.limit ?? PAGE_LIMITS.machines.default;
+    const page = provisioner.listMachinesPage({ limit: limit + 1, ...(request.query.after === undefined ? {} : { afterName: request.query.after }) });
+    const more = page.length > limit;
+    if (more) page.length = limit;
     const summaries = overview?.summaries();
-    const machines = provisioner.listMachines().map((m) => machineView(m, summaries?.get(m.id) ?? EMPTY_SUMMARY, view));
-    return { machines, latestEventId };
+    const machines = page.map((m) => machineView(m, summaries?.get(m.id) ?? EMPTY_SUMMARY, view));
+    return { machines, latestEventId, next: more ? (page.at(-1)?.name ?? null) : null };
   });
 
   app.get<{ Params: { ref: string } }>('/machines/:ref', { schema: getMachineSchema, schemaErrorFormatter }, async (request, reply) => {
@@ -49,13 +55,34 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
     async (request, reply) => {
       const machine = provisioner.machineByRef(request.params.ref);
       if (!machine) return reply.code(httpStatus('RACKBOOT_ERR_NOT_FOUND')).send(errorBody('RACKBOOT_ERR_NOT_FOUND', `no machine ${request.params.ref}`));
-      return { events: provisioner.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit: request.query.limit ?? 1000 }) };
+      const limit = request.query.limit ?? PAGE_LIMITS.machineEvents.default;
+      return eventPage(provisioner.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit }), limit);
     },
   );
 
-  app.get<{ Querystring: { after?: number; limit?: number } }>('/events', { schema: eventsSchema, schemaErrorFormatter }, async (request) => ({
-    events: provisioner.listEvents({ afterId: request.query.after ?? 0, limit: request.query.limit ?? 500 }),
-  }));
+  app.get<{ Querystring: { after?: number; limit?: number } }>('/events', { schema: eventsSchema, schemaErrorFormatter }, async (request) => {
+    const limit = request.query.limit ?? PAGE_LIMITS.events.default;
+    return eventPage(provisioner.listEvents({ afterId: request.query.after ?? 0, limit }), limit);
+  });
 
-  app.get('/discovered', { schema: discoveredListSchema }, async () => ({ discovered: provisioner.listDiscovered() }));
+  app.get<{ Querystring: { after?: string; limit?: number } }>('/discovered', { schema: discoveredListSchema, schemaErrorFormatter }, async (request) => {
+    const limit = request.query.limit ?? PAGE_LIMITS.discovered.default;
+    const after = parseDiscoveredCursor(request.query.after);
+    const page = provisioner.listDiscoveredPage({ limit: limit + 1, ...(after ? { after } : {}) });
+    const more = page.length > limit;
+    if (more) page.length = limit;
+    const last = page.at(-1);
+    return { discovered: page, next: more && last ? `${last.lastSeen}_${last.mac}` : null };
+  });
+}
+
+/** A full page may have a successor: `next` is its last id (an empty page then ends the walk). */
+function eventPage(events: MachineEvent[], limit: number) {
+  return { events, next: events.length >= limit ? (events.at(-1)?.id ?? null) : null };
+}
+
+function parseDiscoveredCursor(cursor: string | undefined): { lastSeen: number; mac: string } | null {
+  if (cursor === undefined) return null;
+  const split = cursor.indexOf('_');
+  return { lastSeen: Number(cursor.slice(0, split)), mac: cursor.slice(split + 1) };
 }

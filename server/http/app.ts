@@ -4,12 +4,13 @@
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Provisioner } from '../core/provisioner.js';
-import { isRackbootError } from '../errors.js';
+import { errorBody, httpStatus, isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiRoutes } from './api-routes.js';
 import { bootRoutes } from './boot-routes.js';
 import { healthRoute, type Health } from './health.js';
 import { ipmiRoutes, type IpmiRoutesOptions } from './ipmi-routes.js';
+import { HttpListeners } from './listeners.js';
 import { operatorSurface, type OperatorOptions } from './operator.js';
 import type { WriteLimit } from './write-limit.js';
 
@@ -27,10 +28,17 @@ export interface AppOptions {
   readonly health?: Health;
   /** Per-source rate limit on the boot routes that write; absent: none. */
   readonly writeLimit?: WriteLimit;
+  /** The server(s) under the app: connection limits and timeouts, optional TLS (default: the safe limits, no TLS). */
+  readonly listeners?: HttpListeners;
 }
 
+/** With TLS on, these stay off the plain listener: the API token and the dashboard travel over HTTPS only. */
+const OPERATOR_PATHS = /^\/(api\/|ui\/|$|\?)/;
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const listeners = options.listeners ?? new HttpListeners();
   const app = Fastify({
+    serverFactory: listeners.factory,
     loggerInstance: options.logger.child({ svc: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // boot firmware sends odd but harmless URLs; keep the limits explicit
@@ -51,10 +59,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send({ error: (error as Error).message });
   });
 
+  if (listeners.tls !== null) {
+    app.addHook('onRequest', async (request, reply) => {
+      if ((request.raw.socket as { encrypted?: boolean } | null)?.encrypted === true || !OPERATOR_PATHS.test(request.url)) return;
+      await reply.code(httpStatus('RACKBOOT_ERR_TLS_REQUIRED')).send(errorBody('RACKBOOT_ERR_TLS_REQUIRED', 'the API and the dashboard are served over HTTPS only (http.tls)'));
+    });
+  }
+
   // first: it sees every route after it (OpenAPI document, request metrics)
-  const operator = await operatorSurface(app, options.provisioner, options.operator);
+  const operator = await operatorSurface(app, options.provisioner, { ...options.operator, connections: listeners.stats });
   await app.register(healthRoute, { ...(options.health ? { health: options.health } : {}) });
-  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}) });
+  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, stats: listeners.stats, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}) });
   await app.register(
     async (api) => {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });

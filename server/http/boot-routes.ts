@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
 import { errorBody, httpStatus } from '../errors.js';
@@ -22,10 +23,30 @@ export interface BootRoutesOptions {
   readonly firmwareDir: string;
   /** Per-source rate limit on the routes that write (write-limit.ts); absent: none. */
   readonly writeLimit?: WriteLimit;
+  /** Counts requests refused because their file resolves outside its directory (for /metrics). */
+  readonly stats?: { pathEscapes: number };
+}
+
+/**
+ * `path` below `root`, with every symlink resolved, as [real root, path relative to it]; null when
+ * it does not exist or resolves outside the root (a symlink pointing out of it, for example).
+ */
+export async function confinedPath(root: string, path: string): Promise<{ root: string; path: string } | null | 'escape'> {
+  let realRoot: string;
+  let real: string;
+  try {
+    realRoot = await realpath(root);
+    real = await realpath(join(realRoot, path));
+  } catch {
+    return null;
+  }
+  if (real === realRoot || !real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) return 'escape';
+  return { root: realRoot, path: relative(realRoot, real) };
 }
 
 export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
   const { provisioner, assetsDir, firmwareDir } = options;
+  const stats = options.stats ?? { pathEscapes: 0 };
   // files of imported mirror versions are served only while they match their manifest
   const verifier = new AssetVerifier(assetsDir);
   // file bodies (kernel, initrd, /assets, iPXE over HTTP) come from one shared chunk cache (bench/http)
@@ -44,8 +65,10 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   app.get<{ Params: { file: string } }>('/ipxe/:file', async (request, reply) => {
     const file = request.params.file;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(efi|kpxe|pxe|lkrn)$/.test(file)) return reply.code(404).send('not an iPXE binary\n');
-    if (!existsSync(join(firmwareDir, file))) return reply.code(404).send(`${file} is not in ${firmwareDir}\n`);
-    return reply.sendFile(file, firmwareDir);
+    const found = await confinedPath(firmwareDir, file);
+    if (found === 'escape') stats.pathEscapes += 1;
+    if (found === null || found === 'escape') return reply.code(404).send(`${file} is not in ${firmwareDir}\n`);
+    return reply.sendFile(found.path, found.root);
   });
 
   app.get<{ Params: { token: string; name: string } }>('/boot/:token/kernel/:name', async (request, reply) =>
@@ -67,13 +90,16 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     if (path === '' || path.split('/').some((part) => part === '..' || part === '' || part.startsWith('.'))) {
       return reply.code(404).type('text/plain').send('not found\n');
     }
-    if (!existsSync(join(assetsDir, path))) return reply.code(404).type('text/plain').send(`asset ${path} is not on the server\n`);
+    // symlinks are resolved first: whatever the name, the file served is inside the assets directory
+    const found = await confinedPath(assetsDir, path);
+    if (found === 'escape') stats.pathEscapes += 1;
+    if (found === null || found === 'escape') return reply.code(404).type('text/plain').send(`asset ${path} is not on the server\n`);
     const check = await verifier.check(path);
     if (!check.ok) {
       if (check.status === 409) provisioner.assetRefused(request.ip, check.message);
       return reply.code(check.status).type('text/plain').send(`${check.message}\n`);
     }
-    return reply.sendFile(path, assetsDir);
+    return reply.sendFile(found.path, found.root);
   });
 
   app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) =>

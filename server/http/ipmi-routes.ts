@@ -8,6 +8,7 @@ import { runIpPlan } from '../bmc/ip-plan.js';
 import type { BmcRegistry } from '../bmc/registry.js';
 import type { IpRule } from '../core/ip-policy.js';
 import type { IpPlanInventory } from '../bmc/ip-plan.js';
+import { bmcListQuery, bmcNext, PAGE_LIMITS } from './api-model.js';
 import { NO_TOKENS, requireApiToken, type ApiTokenVerifier } from './auth.js';
 
 export interface IpmiRoutesOptions {
@@ -26,10 +27,23 @@ export async function ipmiRoutes(app: FastifyInstance, options: IpmiRoutesOption
   const now = options.now ?? Date.now;
   const auth = requireApiToken(options.tokens ?? NO_TOKENS);
 
-  app.get(
+  app.get<{ Querystring: { limit?: number; after?: number } }>(
     '/bmcs',
-    { schema: { summary: 'BMCs recorded by discovery', tags: ['ipmi'], response: { 200: { type: 'object', properties: { bmcs: { type: 'array', items: anyObject } } } } } },
-    async () => ({ bmcs: options.bmcs.list() }),
+    {
+      schema: {
+        summary: 'BMCs recorded by discovery, by id (paged)',
+        tags: ['ipmi'],
+        querystring: bmcListQuery,
+        response: { 200: { type: 'object', properties: { bmcs: { type: 'array', items: anyObject }, next: bmcNext } } },
+      },
+    },
+    async (request) => {
+      const limit = request.query.limit ?? PAGE_LIMITS.bmcs.default;
+      const after = request.query.after ?? 0;
+      const rest = options.bmcs.list().filter((bmc) => bmc.id > after);
+      const bmcs = rest.slice(0, limit);
+      return { bmcs, next: rest.length > limit ? (bmcs.at(-1)?.id ?? null) : null };
+    },
   );
 
   app.get(

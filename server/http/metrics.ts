@@ -23,6 +23,10 @@ export interface MetricsSources {
   readonly tftp?: () => StatsObject | null;
   /** Unauthenticated-write bounds: rate limit, unknown-source events, retention, disk guard (services/write-guards.ts). */
   readonly writes?: () => WriteGuardStats | null;
+  /** The HTTP listeners' socket counters (listeners.ts ConnectionStats). */
+  readonly connections?: () => StatsObject | null;
+  /** The event stream's counters (events-stream.ts EventStreamStats). */
+  readonly eventStream?: () => StatsObject | null;
 }
 
 export interface MetricsOptions {
@@ -183,6 +187,49 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
   });
 
   writeGuardMetrics(registry, sources);
+  /** A counter (or gauge) read from one key of a source's stats at scrape time. */
+  const fromStats = (kind: 'counter' | 'gauge', name: string, help: string, source: () => StatsObject | null | undefined, key: string, labels: Record<string, string> = {}) => {
+    const labelNames = Object.keys(labels);
+    if (kind === 'gauge') {
+      return new Gauge({ name, help, labelNames, registers: [registry], collect() { this.set(labels, num(source()?.[key]) ?? 0); } });
+    }
+    return new Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); const n = num(source()?.[key]); if (n !== null) this.inc(labels, n); } });
+  };
+  const connections = () => sources.connections?.();
+  const streams = () => sources.eventStream?.();
+  fromStats('gauge', 'rackboot_http_connections', 'open HTTP connections (every listener)', connections, 'open');
+  fromStats('counter', 'rackboot_http_connections_accepted_total', 'HTTP connections accepted', connections, 'accepted');
+  new Counter({
+    name: 'rackboot_http_connections_refused_total',
+    help: 'HTTP connections closed at once: per-client (the address holds http.limits.maxConnectionsPerClient) or total (http.limits.maxConnections)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const stats = connections();
+      for (const [key, reason] of [['refusedPerClient', 'per-client'], ['refusedTotal', 'total']] as const) {
+        const n = num(stats?.[key]);
+        if (n !== null) this.inc({ reason }, n);
+      }
+    },
+  });
+  fromStats('counter', 'rackboot_http_request_timeouts_total', 'requests closed because their headers or body came too slowly (http.limits)', connections, 'timedOut');
+  fromStats('counter', 'rackboot_http_path_escapes_total', 'requests for /assets or /ipxe files that resolve (symlinks included) outside their directory: refused', connections, 'pathEscapes');
+  fromStats('gauge', 'rackboot_http_event_streams', 'open event streams (/api/v1/events/stream)', streams, 'open');
+  new Counter({
+    name: 'rackboot_http_event_streams_shed_total',
+    help: 'event streams refused (503: total or per-client cap), dropped for not reading (slow), or replays answered with reset (replay-reset)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const stats = streams();
+      for (const [key, reason] of [['refusedTotal', 'total'], ['refusedPerClient', 'per-client'], ['droppedSlow', 'slow'], ['replayResets', 'replay-reset']] as const) {
+        const n = num(stats?.[key]);
+        if (n !== null) this.inc({ reason }, n);
+      }
+    },
+  });
 
   const httpRequests = new Counter({
     name: 'rackboot_http_requests_total',

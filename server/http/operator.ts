@@ -15,7 +15,8 @@ import { packageRoot } from '../paths.js';
 import { apiActions } from './api-actions.js';
 import { machineView, type ViewContext } from './api-model.js';
 import { NO_TOKENS, type ApiTokenVerifier } from './auth.js';
-import { EventFeed, eventStreamRoutes } from './events-stream.js';
+import { EventFeed, eventStreamRoutes, newEventStreamStats, type EventStreamLimits } from './events-stream.js';
+import type { ConnectionStats } from './listeners.js';
 import { metricsRoutes, type MetricsSources } from './metrics.js';
 import { collectRoutes, openApiRoute } from './openapi.js';
 import { uiRoutes } from './ui-routes.js';
@@ -36,6 +37,10 @@ export interface OperatorOptions {
   readonly pollMs?: number;
   /** Where the dashboard's files are (default: server/http/ui in the package). */
   readonly uiDir?: string;
+  /** Bounds of /api/v1/events/stream (default: DEFAULT_EVENT_STREAM_LIMITS). */
+  readonly eventStream?: Partial<EventStreamLimits>;
+  /** The listeners' socket counters, for /metrics (buildApp passes them). */
+  readonly connections?: ConnectionStats;
 }
 
 export const NO_POWER_REASON =
@@ -67,7 +72,13 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
     done();
   });
 
-  await metricsRoutes(app, { inventory, feed, sources: options.metrics ?? {}, defaultMetrics: options.defaultMetrics ?? true });
+  const streamStats = newEventStreamStats();
+  await metricsRoutes(app, {
+    inventory,
+    feed,
+    sources: { ...options.metrics, eventStream: () => ({ ...streamStats }), ...(options.connections ? { connections: () => ({ ...options.connections }) } : {}) },
+    defaultMetrics: options.defaultMetrics ?? true,
+  });
   await app.register(uiRoutes, { dir: options.uiDir ?? join(packageRoot(), 'server', 'http', 'ui') });
 
   const streamMessage = (event: MachineEvent, cache: Map<number, unknown>) => {
@@ -84,7 +95,7 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
     view,
     async api(api: FastifyInstance) {
       await api.register(apiActions, { provisioner, overview, tokens: options.tokens ?? NO_TOKENS, power, view });
-      await api.register(eventStreamRoutes, { feed, inventory, message: streamMessage });
+      await api.register(eventStreamRoutes, { feed, inventory, message: streamMessage, stats: streamStats, ...(options.eventStream ? { limits: options.eventStream } : {}) });
       await api.register(openApiRoute, { collector, version: packageVersion() });
     },
   };

@@ -2,7 +2,7 @@
  * The InventoryStore port on better-sqlite3. Synchronous by design: a DHCP packet's read, decision
  * and write happen inside one transaction and no other packet can interleave.
  */
-import type { DiscoveredClient, EventQuery, InventoryStore, Lease, NewMachine } from '../core/ports.js';
+import type { DiscoveredClient, DiscoveredQuery, EventQuery, InventoryStore, Lease, MachinePageQuery, NewMachine } from '../core/ports.js';
 import type { Machine, MachineEvent, MachineState, MacAddress, NewEvent } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import type Database from 'better-sqlite3';
@@ -79,6 +79,9 @@ export class SqliteStore implements InventoryStore {
   }
   listMachines(): Machine[] {
     return (this.statements.listMachines.all() as MachineRow[]).map((row) => toMachine(row) as Machine);
+  }
+  listMachinesPage(query: MachinePageQuery): Machine[] {
+    return (this.statements.machinesPage.all({ after: query.afterName ?? null, limit: query.limit }) as MachineRow[]).map((row) => toMachine(row) as Machine);
   }
   listMachinesWithRoles(roles: readonly string[]): Machine[] {
     if (roles.length === 0) return [];
@@ -209,13 +212,27 @@ export class SqliteStore implements InventoryStore {
   }
 
   listDiscovered(): DiscoveredClient[] {
-    const rows = this.statements.listDiscovered.all() as Array<{
-      mac: string;
-      first_seen: number;
-      last_seen: number;
-      sightings: number;
-      facts: string;
-    }>;
+    return toDiscovered(this.statements.listDiscovered.all() as DiscoveredRow[]);
+  }
+
+  listDiscoveredPage(query: DiscoveredQuery): DiscoveredClient[] {
+    const after = query.after;
+    const rows = after === undefined
+      ? this.statements.discoveredFirstPage.all(query.limit)
+      : this.statements.discoveredPageAfter.all({ lastSeen: after.lastSeen, mac: after.mac, limit: query.limit });
+    return toDiscovered(rows as DiscoveredRow[]);
+  }
+}
+
+interface DiscoveredRow {
+  mac: string;
+  first_seen: number;
+  last_seen: number;
+  sightings: number;
+  facts: string;
+}
+
+function toDiscovered(rows: DiscoveredRow[]): DiscoveredClient[] {
     return rows.map((row) => ({
       mac: row.mac,
       firstSeen: row.first_seen,
@@ -223,7 +240,6 @@ export class SqliteStore implements InventoryStore {
       sightings: row.sightings,
       facts: JSON.parse(row.facts) as Record<string, unknown>,
     }));
-  }
 }
 
 interface LeaseRow {
@@ -290,6 +306,15 @@ function prepare(db: Db) {
       `INSERT INTO discovered (mac, first_seen, last_seen, sightings, facts) VALUES (@mac, @now, @now, 1, @facts)
        ON CONFLICT(mac) DO UPDATE SET last_seen = excluded.last_seen, sightings = sightings + 1, facts = excluded.facts`,
     ),
+    // keyset pages (newest sighting first, MAC breaks ties): each page costs its own rows, not the table's
+    discoveredFirstPage: db.prepare(
+      'SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) ORDER BY last_seen DESC, mac LIMIT ?',
+    ),
+    discoveredPageAfter: db.prepare(
+      `SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces)
+         AND (last_seen < @lastSeen OR (last_seen = @lastSeen AND mac > @mac)) ORDER BY last_seen DESC, mac LIMIT @limit`,
+    ),
+    machinesPage: db.prepare(`${MACHINE_SELECT} WHERE @after IS NULL OR m.name > @after ORDER BY m.name LIMIT @limit`),
     listDiscovered: db.prepare(
       'SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) ORDER BY last_seen DESC',
     ),
