@@ -20,6 +20,8 @@ export interface MetricsSources {
   readonly dhcp?: () => StatsObject | null;
   /** The TFTP server's stats (requests, completed, failed, refused, bytesSent, active, ...); null while TFTP is off. */
   readonly tftp?: () => StatsObject | null;
+  /** Boot-token refusals by route and reason (the Provisioner's count, core/boot-binding.ts). */
+  readonly bootTokenRefusals?: () => ReadonlyArray<{ readonly route: string; readonly reason: string; readonly count: number }>;
 }
 
 export interface MetricsOptions {
@@ -156,6 +158,17 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     registers: [registry],
     collect() {
       this.set(num(sources.tftp?.()?.active) ?? 0);
+    },
+  });
+
+  new Counter({
+    name: 'rackboot_boot_token_refusals_total',
+    help: 'boot requests refused for their token, by route and reason (wrong-address: not from the machine; unknown-token)',
+    labelNames: ['route', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { route, reason, count } of sources.bootTokenRefusals?.() ?? []) this.inc({ route, reason }, count);
     },
   });
 

@@ -67,7 +67,8 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
     done();
   });
 
-  await metricsRoutes(app, { inventory, feed, sources: options.metrics ?? {}, defaultMetrics: options.defaultMetrics ?? true });
+  const sources = { bootTokenRefusals: () => provisioner.tokenRefusals(), ...options.metrics };
+  await metricsRoutes(app, { inventory, feed, sources, defaultMetrics: options.defaultMetrics ?? true });
   await app.register(uiRoutes, { dir: options.uiDir ?? join(packageRoot(), 'server', 'http', 'ui') });
 
   const streamMessage = (event: MachineEvent, cache: Map<number, unknown>) => {
