@@ -77,7 +77,8 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
       menu: config.boot.menu,
       subnets: config.dhcp.subnets,
       cluster: config.cluster,
-      dhcp: dhcpSettings(config),
+      // only when this process answers DHCP: then (full mode) its leases vouch for machine addresses
+      ...(config.dhcp.enabled ? { dhcp: dhcpSettings(config) } : {}),
     },
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),

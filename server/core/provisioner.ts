@@ -3,6 +3,7 @@
  * makes a pure decision and writes the outcome (lease, state, events) in one transaction.
  */
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
+import { isMachineSource, RefusalLog, sourceAddress, type RefusalReason, type RefusedRoute } from './boot-binding.js';
 import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type MenuSettings, type OsImage } from './boot-plan.js';
 import { clientInfo, type ClientInfo } from './client-info.js';
 import { machinelessSource, type MachinelessEvents } from './machineless-events.js';
@@ -91,6 +92,8 @@ export class Provisioner {
   private readonly newToken: () => string;
   private install: InstallExtension | null = null;
   private readonly machineless: MachinelessEvents | null;
+  /** Boot-token refusals: counted for /metrics, reported at most once a minute per machine. */
+  private readonly refusals = new RefusalLog();
 
   constructor(deps: ProvisionerDeps) {
     this.machineless = deps.machineless ?? null;
@@ -256,6 +259,12 @@ export class Provisioner {
         if (mac) this.store.noteDiscovered(mac, { source: 'ipxe', uuid: query.uuid === undefined ? null : normaliseUuid(query.uuid), clientIp: query.clientIp }, this.clock.now());
         return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message }) };
       }
+      // another address asking for this machine's script gets no secrets, and the live tokens stay
+      if (!this.isMachineAddress(machine, query.clientIp)) {
+        this.noteWrongAddress(machine, query.clientIp, 'ipxe', 'iPXE script');
+        const message = `MAC ${machine.macs[0]} is registered, but this request comes from ${sourceAddress(query.clientIp)}, not from the machine's own address; boot secrets are served only to the machine`;
+        return { ok: true, value: this.renderer.bootScript('unknown', { mac: machine.macs[0], message }) };
+      }
       const plan = planBoot(machine);
       if (plan.kind === 'local-disk') {
         this.append(machine, 'ipxe', `local disk boot: ${plan.reason}`, { clientIp: query.clientIp, plan: plan.kind });
@@ -310,7 +319,8 @@ export class Provisioner {
   menuChoice(bootToken: string, itemId: string, clientIp: string): Outcome<string> {
     return this.store.transaction(() => {
       const machine = this.store.machineByBootToken(bootToken);
-      if (!machine) return this.refuseToken(bootToken, 'menu choice');
+      if (!machine) return this.refuseToken(bootToken, 'menu choice', 'menu');
+      if (!this.isMachineAddress(machine, clientIp)) return this.refuseAddress(machine, clientIp, 'menu', 'menu choice');
       const menu = this.renderer.menu(this.settings.menu.name);
       const choice = menu ? findChoice(menu, itemId) : null;
       if (!choice) return { ok: false, code: 'RACKBOOT_ERR_NOT_FOUND', message: `no menu entry ${itemId}` };
@@ -390,9 +400,10 @@ export class Provisioner {
   }
 
   /** Resolves /boot/<token>/kernel|initrd/... to an asset path and records that the machine is booting. */
-  bootAsset(token: string, kind: 'kernel' | 'initrd', index: number): Outcome<BootAsset> {
+  bootAsset(token: string, kind: 'kernel' | 'initrd', index: number, clientIp: string): Outcome<BootAsset> {
     const machine = this.store.machineByBootToken(token);
-    if (!machine) return this.refuseToken(token, `boot ${kind}`);
+    if (!machine) return this.refuseToken(token, `boot ${kind}`, 'boot-asset');
+    if (!this.isMachineAddress(machine, clientIp)) return this.store.transaction(() => this.refuseAddress(machine, clientIp, 'boot-asset', `boot ${kind}`));
     const path = kind === 'kernel' ? this.settings.os.kernel : this.settings.os.initrds[index];
     if (path === undefined) return { ok: false, code: 'RACKBOOT_ERR_NOT_FOUND', message: `no initrd number ${index}` };
     return { ok: true, value: { machine, path } };
@@ -412,11 +423,8 @@ export class Provisioner {
   cloudConfig(configToken: string, clientIp: string): Outcome<string> {
     return this.store.transaction(() => {
       const machine = this.store.machineByConfigToken(configToken);
-      if (!machine) return this.refuseToken(configToken, 'cloud-config (unknown, expired or already used token)');
-      if (!this.isMachineAddress(machine, clientIp)) {
-        this.append(machine, 'token-refused', `cloud-config requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
-        return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'this token belongs to another machine' };
-      }
+      if (!machine) return this.refuseToken(configToken, 'cloud-config (unknown, expired or already used token)', 'cloud-config');
+      if (!this.isMachineAddress(machine, clientIp)) return this.refuseAddress(machine, clientIp, 'cloud-config', 'cloud-config');
       const rendered = this.renderCloudConfig(machine, machine.bootToken ?? '');
       if (!rendered.ok) return this.renderFailed(machine, `cloud-config not served: ${rendered.errors.join('; ')}`);
       this.store.setConfigToken(machine.id, null);
@@ -426,17 +434,38 @@ export class Provisioner {
     });
   }
 
-  private isMachineAddress(machine: Machine, ip: string): boolean {
-    const address = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    if (machine.ip === address) return true;
-    const lease = this.store.leaseByIp(address);
-    return lease !== null && lease.machineId === machine.id;
+  /** The binding rule of core/boot-binding.ts: the reserved IP, or (full-mode DHCP) the machine's live lease. */
+  private isMachineAddress(machine: Machine, clientIp: string): boolean {
+    const source = sourceAddress(clientIp);
+    const ownsAddressing = this.settings.dhcp !== undefined && (this.settings.dhcp.mode ?? 'full') === 'full';
+    const leaseAtSource = ownsAddressing ? this.store.leaseByIp(source) : null;
+    return isMachineSource({ machine, source, leaseAtSource, ownsAddressing, now: this.clock.now() });
+  }
+
+  private refuseAddress<T>(machine: Machine, clientIp: string, route: RefusedRoute, what: string): Outcome<T> {
+    this.noteWrongAddress(machine, clientIp, route, what);
+    return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'this token belongs to another machine' };
+  }
+
+  /** A `token-refused` event, at most one per machine per interval (the count in between rides on the next). */
+  private noteWrongAddress(machine: Machine, clientIp: string, route: RefusedRoute, what: string): void {
+    const source = sourceAddress(clientIp);
+    const { report, suppressed } = this.refusals.refuse(`machine ${machine.id}`, route, 'wrong-address', this.clock.now());
+    if (!report) return;
+    const more = suppressed > 0 ? ` (${suppressed} more refused since the last report)` : '';
+    this.append(machine, 'token-refused', `${what} requested from ${source}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}${more}`, { clientIp: source, route, suppressed });
+  }
+
+  /** Boot-token refusals since start, by route and reason (for /metrics). */
+  tokenRefusals(): Array<{ route: RefusedRoute; reason: RefusalReason; count: number }> {
+    return this.refusals.totals();
   }
 
   callback(token: string, body: { event?: unknown; message?: unknown }, clientIp: string): Outcome<MachineEvent> {
     return this.store.transaction(() => {
       const machine = this.store.machineByBootToken(token);
-      if (!machine) return this.refuseToken(token, 'callback');
+      if (!machine) return this.refuseToken(token, 'callback', 'callback');
+      if (!this.isMachineAddress(machine, clientIp)) return this.refuseAddress(machine, clientIp, 'callback', 'callback');
       const event = typeof body.event === 'string' ? body.event : '';
       if (!isCallbackEvent(event)) {
         return { ok: false, code: 'RACKBOOT_ERR_INVALID_INPUT', message: `event must be one of booted, progress, installing, installed, ready, failed; got ${JSON.stringify(body.event)}` };
@@ -472,7 +501,8 @@ export class Provisioner {
     return this.store.machineByIp(ip);
   }
 
-  private refuseToken<T>(token: string, what: string): Outcome<T> {
+  private refuseToken<T>(token: string, what: string, route: RefusedRoute): Outcome<T> {
+    this.refusals.refuse('unknown token', route, 'unknown-token', this.clock.now());
     this.append(null, 'token-refused', `${what} requested with an unknown or expired token`, { token: token.slice(0, 6) });
     return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'unknown or expired boot token' };
   }
@@ -502,11 +532,8 @@ export class Provisioner {
   installScript(bootToken: string, clientIp: string, options: { dryRun?: boolean } = {}): Outcome<string> {
     return this.store.transaction(() => {
       const machine = this.store.machineByBootToken(bootToken);
-      if (!machine) return this.refuseToken(bootToken, 'install script');
-      if (!this.isMachineAddress(machine, clientIp)) {
-        this.append(machine, 'token-refused', `install script requested from ${clientIp}, not from ${machine.name}'s address ${machine.ip ?? '(none)'}`, { clientIp });
-        return { ok: false, code: 'RACKBOOT_ERR_TOKEN', message: 'this token belongs to another machine' };
-      }
+      if (!machine) return this.refuseToken(bootToken, 'install script', 'install');
+      if (!this.isMachineAddress(machine, clientIp)) return this.refuseAddress(machine, clientIp, 'install', 'install script');
       if (machine.bootMode !== 'install') return { ok: false, code: 'RACKBOOT_ERR_CONFLICT', message: `${machine.name} boots its role in memory; there is nothing to install` };
       const rendered = this.renderInstallScript(machine, bootToken, options);
       if (!rendered.ok) return this.renderFailed(machine, `install script not served: ${rendered.errors.join('; ')}`);

@@ -44,6 +44,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // boot firmware sends odd but harmless URLs; keep the limits explicit
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     bodyLimit: 1024 * 1024,
+    // request.ip is the TCP peer: boot tokens are bound to it, so X-Forwarded-For is never believed
+    trustProxy: false,
     // an unknown field in a body is an error (400), not silently dropped
     ajv: { customOptions: { removeAdditional: false } },
   });

@@ -1,7 +1,9 @@
 /**
  * Routes machines use while they boot: the iPXE chain script, the per-machine script, kernel and
  * initrd bound to the boot token, the cloud-config and the callbacks. They are open (machines have no
- * credentials) but every per-machine URL carries the boot token minted with the machine's script.
+ * credentials) but every per-machine URL carries the boot token minted with the machine's script,
+ * and tokens are minted for and accepted from the machine's own address only (core/boot-binding.ts).
+ * `request.ip` is the TCP peer: app.ts never trusts forwarding headers.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
@@ -72,11 +74,11 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   });
 
   app.get<{ Params: { token: string; name: string } }>('/boot/:token/kernel/:name', async (request, reply) =>
-    sendBootAsset(reply, request.params.token, 'kernel', 0),
+    sendBootAsset(reply, request.params.token, 'kernel', 0, request.ip),
   );
   app.get<{ Params: { token: string; index: string; name: string } }>(
     '/boot/:token/initrd/:index/:name',
-    async (request, reply) => sendBootAsset(reply, request.params.token, 'initrd', Number(request.params.index)),
+    async (request, reply) => sendBootAsset(reply, request.params.token, 'initrd', Number(request.params.index), request.ip),
   );
 
   // The boot menu's `chain .../menu/<token>/${choice}`
@@ -116,8 +118,8 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     },
   );
 
-  async function sendBootAsset(reply: FastifyReply, token: string, kind: 'kernel' | 'initrd', index: number) {
-    const outcome = provisioner.bootAsset(token, kind, index);
+  async function sendBootAsset(reply: FastifyReply, token: string, kind: 'kernel' | 'initrd', index: number, clientIp: string) {
+    const outcome = provisioner.bootAsset(token, kind, index, clientIp);
     if (!outcome.ok) return reply.code(httpStatus(outcome.code)).type('text/plain').send(`${outcome.message}\n`);
     const asset = outcome.value;
     if (!existsSync(join(assetsDir, asset.path))) {

@@ -27,6 +27,8 @@ export interface MetricsSources {
   readonly connections?: () => StatsObject | null;
   /** The event stream's counters (events-stream.ts EventStreamStats). */
   readonly eventStream?: () => StatsObject | null;
+  /** Boot-token refusals by route and reason (the Provisioner's count, core/boot-binding.ts). */
+  readonly bootTokenRefusals?: () => ReadonlyArray<{ readonly route: string; readonly reason: string; readonly count: number }>;
 }
 
 export interface MetricsOptions {
@@ -228,6 +230,16 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
         const n = num(stats?.[key]);
         if (n !== null) this.inc({ reason }, n);
       }
+    },
+  });
+  new Counter({
+    name: 'rackboot_boot_token_refusals_total',
+    help: 'boot requests refused for their token, by route and reason (wrong-address: not from the machine; unknown-token)',
+    labelNames: ['route', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { route, reason, count } of sources.bootTokenRefusals?.() ?? []) this.inc({ route, reason }, count);
     },
   });
 

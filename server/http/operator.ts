@@ -76,7 +76,12 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
   await metricsRoutes(app, {
     inventory,
     feed,
-    sources: { ...options.metrics, eventStream: () => ({ ...streamStats }), ...(options.connections ? { connections: () => ({ ...options.connections }) } : {}) },
+    sources: {
+      bootTokenRefusals: () => provisioner.tokenRefusals(),
+      ...options.metrics,
+      eventStream: () => ({ ...streamStats }),
+      ...(options.connections ? { connections: () => ({ ...options.connections }) } : {}),
+    },
     defaultMetrics: options.defaultMetrics ?? true,
   });
   await app.register(uiRoutes, { dir: options.uiDir ?? join(packageRoot(), 'server', 'http', 'ui') });

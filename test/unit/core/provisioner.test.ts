@@ -143,7 +143,7 @@ test('the machine walks its lifecycle: ipxe -> booting -> configured -> booted -
   const { provisioner, store, machine } = registered();
   const script = provisioner.machineScript({ mac: MAC, clientIp: '10.99.0.11' });
   assert.ok(script.ok);
-  const kernel = provisioner.bootAsset('token1', 'kernel', 0);
+  const kernel = provisioner.bootAsset('token1', 'kernel', 0, '10.99.0.11');
   assert.ok(kernel.ok);
   assert.equal(kernel.value.path, 'test-os/vmlinuz');
   provisioner.assetServed(kernel.value, 'kernel', 1234);

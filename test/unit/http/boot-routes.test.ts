@@ -39,16 +39,16 @@ test('/boot.ipxe chains to the per-machine script with the machine identity', as
 });
 
 test('a whole boot over HTTP: script, kernel (with ranges), cloud-config, callback', async () => {
-  const script = await app.inject(`/ipxe?mac=${MAC.replace(/:/g, '-')}&uuid=`);
+  const script = await app.inject({ url: `/ipxe?mac=${MAC.replace(/:/g, '-')}&uuid=`, remoteAddress: '10.99.0.11' });
   assert.equal(script.statusCode, 200);
   const kernelUrl = /^kernel (\S+)/m.exec(script.body)?.[1];
   assert.ok(kernelUrl, script.body);
   const kernelPath = new URL(kernelUrl).pathname;
 
-  const kernel = await app.inject(kernelPath);
+  const kernel = await app.inject({ url: kernelPath, remoteAddress: '10.99.0.11' });
   assert.equal(kernel.statusCode, 200);
   assert.equal(kernel.rawPayload.length, kernelBytes.length);
-  const range = await app.inject({ url: kernelPath, headers: { range: 'bytes=100-199' } });
+  const range = await app.inject({ url: kernelPath, headers: { range: 'bytes=100-199' }, remoteAddress: '10.99.0.11' });
   assert.equal(range.statusCode, 206);
   assert.equal(range.rawPayload.length, 100);
 
@@ -61,7 +61,7 @@ test('a whole boot over HTTP: script, kernel (with ranges), cloud-config, callba
   assert.equal((await app.inject({ url: configPath, remoteAddress: '10.99.0.11' })).statusCode, 403, 'one-time');
   assert.match(config.body, /^#cloud-config\n/);
 
-  const cb = await app.inject({ method: 'POST', url: `/callback/${token}`, payload: { event: 'ready', message: 'hello' } });
+  const cb = await app.inject({ method: 'POST', url: `/callback/${token}`, payload: { event: 'ready', message: 'hello' }, remoteAddress: '10.99.0.11' });
   assert.equal(cb.statusCode, 200);
   const machine = t.store.machineByMac(MAC)!;
   assert.equal(machine.state, 'ready');
@@ -73,9 +73,9 @@ test('boot URLs with a forged token get 403, a missing asset gets 404 and a fail
   assert.equal((await app.inject('/boot/forged/kernel/vmlinuz')).statusCode, 403);
   assert.equal((await app.inject('/cloud-config/forged')).statusCode, 403);
   assert.equal((await app.inject({ method: 'POST', url: '/callback/forged', payload: { event: 'ready' } })).statusCode, 403);
-  const script = await app.inject(`/ipxe?mac=${MAC}`);
+  const script = await app.inject({ url: `/ipxe?mac=${MAC}`, remoteAddress: '10.99.0.11' });
   const token = /\/boot\/([^/]+)\/initrd/.exec(script.body)?.[1];
-  const initrd = await app.inject(`/boot/${token}/initrd/0/initrd.img`);
+  const initrd = await app.inject({ url: `/boot/${token}/initrd/0/initrd.img`, remoteAddress: '10.99.0.11' });
   assert.equal(initrd.statusCode, 404);
   const machine = t.store.machineByMac(MAC)!;
   assert.equal(machine.state, 'failed');
@@ -122,11 +122,49 @@ test('/assets/ serves offline assets with ranges and refuses traversal', async (
 
 test('the boot menu round trip: a role-less machine picks an entry over HTTP', async () => {
   t.provisioner.registerMachine({ name: 'blade-02', macs: ['52:54:00:99:00:02'], ip: '10.99.0.12', role: null });
-  const menu = await app.inject('/ipxe?mac=52-54-00-99-00-02');
+  const menu = await app.inject({ url: '/ipxe?mac=52-54-00-99-00-02', remoteAddress: '10.99.0.12' });
   assert.match(menu.body, /^choose /m);
   const choiceUrl = /^chain --autofree (\S+)\/\$\{choice\}/m.exec(menu.body)![1]!;
-  const chosen = await app.inject(`${new URL(choiceUrl).pathname}/small-memory`);
+  const chosen = await app.inject({ url: `${new URL(choiceUrl).pathname}/small-memory`, remoteAddress: '10.99.0.12' });
   assert.equal(chosen.statusCode, 200);
   assert.match(chosen.body, /^kernel /m);
   assert.equal(t.store.machineByName('blade-02')?.role, 'small');
+});
+
+test('tokens are bound to the TCP peer: X-Forwarded-For naming the machine is not believed', async () => {
+  t.provisioner.registerMachine({ name: 'blade-03', macs: ['52:54:00:99:00:03'], ip: '10.99.0.13', role: 'dev', bootMode: 'memory' });
+  const forwarded = { 'x-forwarded-for': '10.99.0.13', 'x-real-ip': '10.99.0.13', forwarded: 'for=10.99.0.13' };
+  const spoofed = await app.inject({ url: '/ipxe?mac=52-54-00-99-00-03', remoteAddress: '10.99.0.66', headers: forwarded });
+  assert.equal(spoofed.statusCode, 200);
+  assert.doesNotMatch(spoofed.body, /\/boot\/|\/callback\//, 'no tokens for a relayed request');
+  assert.equal(t.store.machineByName('blade-03')?.bootToken, null);
+  const own = await app.inject({ url: '/ipxe?mac=52-54-00-99-00-03', remoteAddress: '::ffff:10.99.0.13' });
+  const token = /\/callback\/(\S+)/.exec(own.body)?.[1];
+  assert.ok(token, own.body);
+  const forged = await app.inject({ method: 'POST', url: `/callback/${token}`, payload: { event: 'installed' }, remoteAddress: '10.99.0.66', headers: forwarded });
+  assert.equal(forged.statusCode, 403);
+  assert.equal((forged.json() as { code: string }).code, 'RACKBOOT_ERR_TOKEN');
+  const menu = await app.inject({ url: `/menu/${token}/production-central-install`, remoteAddress: '10.99.0.66' });
+  assert.equal(menu.statusCode, 403);
+  assert.equal(t.store.machineByName('blade-03')?.role, 'dev');
+  assert.equal((await app.inject({ url: `/boot/${token}/kernel/vmlinuz`, remoteAddress: '10.99.0.66' })).statusCode, 403);
+  assert.equal((await app.inject({ url: `/boot/${token}/kernel/vmlinuz`, remoteAddress: '10.99.0.13' })).statusCode, 200);
+  const metrics = await app.inject('/metrics');
+  assert.match(metrics.body, /^rackboot_boot_token_refusals_total\{route="callback",reason="wrong-address"\} [1-9]\d*$/m);
+  assert.match(metrics.body, /^rackboot_boot_token_refusals_total\{route="ipxe",reason="wrong-address"\} [1-9]\d*$/m);
+});
+
+test('no read route hands out a live boot or config token', async () => {
+  const script = await app.inject({ url: `/ipxe?mac=${MAC}`, remoteAddress: '10.99.0.11' });
+  const boot = /\/callback\/(\S+)/.exec(script.body)?.[1];
+  const config = /\/cloud-config\/(\S+)/.exec(script.body)?.[1];
+  assert.ok(boot && config, script.body);
+  const reads = ['/api/v1/machines', '/api/v1/machines/blade-01', '/api/v1/machines/blade-01/events', '/api/v1/events', '/api/v1/overview', '/api/v1/discovered', '/metrics'];
+  for (const url of reads) {
+    const res = await app.inject(url);
+    if (res.statusCode === 404) continue;
+    assert.ok(!res.body.includes(boot) && !res.body.includes(config), `${url} leaks a token`);
+  }
+  const list = (await app.inject('/api/v1/machines')).json() as { machines: Array<Record<string, unknown>> };
+  for (const machine of list.machines) assert.ok(!('bootToken' in machine) && !('configToken' in machine));
 });
