@@ -3,12 +3,13 @@
  * makes a pure decision and writes the outcome (lease, state, events) in one transaction.
  */
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
+import { ipxeSafeText } from './ipxe-text.js';
 import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type MenuSettings, type OsImage } from './boot-plan.js';
 import { clientInfo, type ClientInfo } from './client-info.js';
 import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
 import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
 import type { RogueSighting } from './dhcp-guard.js';
-import { normaliseMac } from './identifiers.js';
+import { isValidMachineName, normaliseMac } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
 import type { IpPlan } from './ip-policy.js';
 import { buildInstallContext } from './install.js';
@@ -17,7 +18,7 @@ import { isCallbackEvent, stateAfter, type EventFacts, type EventType } from './
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
-import type { ErrorCode } from '../errors.js';
+import { RackbootError, type ErrorCode } from '../errors.js';
 import type { DiscoveredClient, EventQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
 
@@ -111,6 +112,10 @@ export class Provisioner {
   }
 
   private addMachine(input: NewMachine): Machine {
+    // names reach hostnames, unit files, shell comments and iPXE echo lines unquoted: the one gate for every caller
+    if (!isValidMachineName(input.name)) {
+      throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', `machine name ${JSON.stringify(input.name)}: use lower-case letters, digits and hyphens (a host name)`);
+    }
     const machine = this.store.addMachine(input, this.clock.now());
     this.append(machine, 'registered', `registered with ${machine.macs.join(', ')}${machine.ip ? ` -> ${machine.ip}` : ''}`);
     return this.store.machineById(machine.id) as Machine;
@@ -230,7 +235,7 @@ export class Provisioner {
       if (!machine) {
         const message = `no machine with MAC ${query.mac ?? '?'} / UUID ${query.uuid ?? '?'} in the inventory`;
         this.append(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
-        return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message }) };
+        return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message: ipxeSafeText(message) }) };
       }
       const plan = planBoot(machine);
       if (plan.kind === 'local-disk') {
@@ -268,7 +273,7 @@ export class Provisioner {
       debug,
     });
     const unsafe = findIpxeUnsafe(context.values);
-    if (unsafe) return this.renderFailed(machine, `value ${unsafe} contains a line break; refusing to render an iPXE script`);
+    if (unsafe) return this.renderFailed(machine, `value ${unsafe.key} ${unsafe.problem}; refusing to render an iPXE script`);
     if (clientIp !== null) {
       this.store.setConfigToken(machine.id, configToken);
       const what = debug ? 'debug boot' : `${machine.role ?? 'no role'} (${machine.bootMode})`;
