@@ -10,6 +10,7 @@ import { isRackbootError } from '../errors.js';
 import { databasePath } from '../main.js';
 import { registerAdminCommands } from './admin.js';
 import { CliError, cliContext, EXIT_FAILED, EXIT_USAGE } from './context.js';
+import { terminalLines, terminalText } from './format.js';
 import { registerInstallCommands } from './install.js';
 import { registerInventoryCommands } from './inventory.js';
 import { registerLabCommands } from './lab.js';
@@ -46,13 +47,13 @@ registerInstallCommands(program, ctx);
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
   if (error instanceof CliError) {
-    process.stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.stderr.write(`rackboot: ${terminalText(error.message)}\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
     process.exit(error.exitCode);
   }
   if (isRackbootError(error)) {
-    process.stderr.write(`rackboot: ${error.message} [${error.code}]\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.stderr.write(`rackboot: ${terminalText(error.message)} [${error.code}]\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
     process.exit(error.code === 'RACKBOOT_ERR_CONFIG' || error.code === 'RACKBOOT_ERR_CATALOG' ? EXIT_USAGE : EXIT_FAILED);
   }
-  process.stderr.write(`rackboot: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`rackboot: ${terminalLines((error as Error).stack ?? String(error))}\n`);
   process.exit(EXIT_FAILED);
 });
