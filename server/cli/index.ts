@@ -16,6 +16,9 @@ import { registerInventoryCommands } from './inventory.js';
 import { registerLabCommands } from './lab.js';
 import { registerServeCommand } from './serve.js';
 
+/** Configuration and data problems the operator must fix before any command can work: exit code 2. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['RACKBOOT_ERR_CONFIG', 'RACKBOOT_ERR_CATALOG', 'RACKBOOT_ERR_STORE_UNUSABLE']);
+
 const program = new Command();
 program
   .name('rackboot')
@@ -52,7 +55,7 @@ program.parseAsync(process.argv).catch((error: unknown) => {
   }
   if (isRackbootError(error)) {
     process.stderr.write(`rackboot: ${terminalText(error.message)} [${error.code}]\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
-    process.exit(error.code === 'RACKBOOT_ERR_CONFIG' || error.code === 'RACKBOOT_ERR_CATALOG' ? EXIT_USAGE : EXIT_FAILED);
+    process.exit(USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FAILED);
   }
   process.stderr.write(`rackboot: ${terminalLines((error as Error).stack ?? String(error))}\n`);
   process.exit(EXIT_FAILED);
