@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_CONFIG: { status: 500, summary: 'invalid configuration' },
   RACKBOOT_ERR_CATALOG: { status: 500, summary: 'invalid templates, menus or cloud-configs' },
   RACKBOOT_ERR_STORE: { status: 500, summary: 'inventory database error' },
+  RACKBOOT_ERR_STORE_UNUSABLE: { status: 500, summary: 'the inventory database is empty or damaged' },
   RACKBOOT_ERR_CONFLICT: { status: 409, summary: 'conflicts with the inventory' },
   RACKBOOT_ERR_INVALID_INPUT: { status: 400, summary: 'invalid input' },
   RACKBOOT_ERR_NOT_FOUND: { status: 404, summary: 'not found' },

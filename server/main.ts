@@ -30,7 +30,7 @@ import type { MachinelessEvents } from './core/machineless-events.js';
 import { enableInstall } from './install/enable.js';
 import { loadInstallRenderer } from './install/templates.js';
 import { catalogDirs } from './paths.js';
-import { openDatabase } from './store/db.js';
+import { ensurePrivateDir, openDatabase } from './store/db.js';
 import { SqliteStore } from './store/sqlite-store.js';
 
 export interface RunningServer {
@@ -92,6 +92,8 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
  * before anything listens, so no install-script request can arrive while it is still off.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  // before the assets directory, which usually lies inside it: the data directory is created private (0700)
+  ensurePrivateDir(config.dataDir);
   mkdirSync(config.boot.assetsDir, { recursive: true });
   const guards = createWriteGuards(config, Date.now());
   const { provisioner, db, close: closeStore } = createProvisioner(config, guards.machineless);

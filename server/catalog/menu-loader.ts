@@ -3,15 +3,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { ipxeTextProblem } from '../core/ipxe-text.js';
 import type { Menu, MenuEntry } from '../core/menu.js';
 import { BOOT_MODES, ROLES } from '../core/roles.js';
 
-// iPXE prints labels on one line and reads ids as tokens: no control characters, no spaces in ids.
+// iPXE prints labels on one line and reads ids as tokens: no control characters, no spaces in ids,
+// nothing iPXE would expand or split into another command (core/ipxe-text.ts).
 const label = z
   .string()
   .min(1)
   .max(76)
-  .refine((text) => ![...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), 'no control characters or line breaks');
+  .superRefine((text, ctx) => {
+    const problem = ipxeTextProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: `a menu label ${problem}` });
+  });
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and hyphens');
 
 const entrySchema = z.union([

@@ -17,7 +17,7 @@ import type { BmcConnector, BmcCredentials } from '../bmc/port.js';
 import { POWER_ACTIONS, powerEvent, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from '../bmc/power.js';
 import type { BmcRegistry } from '../bmc/registry.js';
 import { confirmOrExit } from './confirm.js';
-import { formatTable, formatTime } from './format.js';
+import { formatTable, formatTime, terminalText } from './format.js';
 import type { Config } from '../config/config.js';
 import { parseIpRule, type IpRule, type PlanChange } from '../core/ip-policy.js';
 import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
@@ -140,7 +140,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
         if (code !== 0) setExitCode(code);
       } catch (error) {
         if (!(error instanceof UsageError)) throw error;
-        stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+        stderr.write(`rackboot: ${terminalText(error.message)}\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
         setExitCode(EXIT_USAGE);
       }
     };

@@ -10,6 +10,7 @@ import { isRackbootError } from '../errors.js';
 import { databasePath } from '../main.js';
 import { registerAdminCommands } from './admin.js';
 import { CliError, cliContext, EXIT_FAILED, EXIT_USAGE } from './context.js';
+import { terminalLines, terminalText } from './format.js';
 import { registerInstallCommands } from './install.js';
 import { registerInventoryCommands } from './inventory.js';
 import { registerLabCommands } from './lab.js';
@@ -20,6 +21,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(0);
   throw error;
 });
+
+/** Configuration and data problems the operator must fix before any command can work: exit code 2. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['RACKBOOT_ERR_CONFIG', 'RACKBOOT_ERR_CATALOG', 'RACKBOOT_ERR_STORE_UNUSABLE']);
 
 const program = new Command();
 program
@@ -52,13 +56,13 @@ registerInstallCommands(program, ctx);
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
   if (error instanceof CliError) {
-    process.stderr.write(`rackboot: ${error.message}\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
+    process.stderr.write(`rackboot: ${terminalText(error.message)}\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
     process.exit(error.exitCode);
   }
   if (isRackbootError(error)) {
-    process.stderr.write(`rackboot: ${error.message} [${error.code}]\n${error.details.map((d) => `  - ${d}\n`).join('')}`);
-    process.exit(error.code === 'RACKBOOT_ERR_CONFIG' || error.code === 'RACKBOOT_ERR_CATALOG' ? EXIT_USAGE : EXIT_FAILED);
+    process.stderr.write(`rackboot: ${terminalText(error.message)} [${error.code}]\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
+    process.exit(USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FAILED);
   }
-  process.stderr.write(`rackboot: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`rackboot: ${terminalLines((error as Error).stack ?? String(error))}\n`);
   process.exit(EXIT_FAILED);
 });

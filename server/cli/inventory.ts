@@ -11,7 +11,7 @@ import { isRole, ROLES, type BootMode } from '../core/roles.js';
 import type { Machine } from '../core/types.js';
 import { dhcpSettings } from '../services/dhcp-service.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, publicMachine, type CliContext } from './context.js';
-import { formatTable, formatTime } from './format.js';
+import { formatTable, formatTime, terminalLines } from './format.js';
 
 export function registerInventoryCommands(program: Command, ctx: CliContext): void {
   const machines = program.command('machines').description('the machine inventory');
@@ -118,7 +118,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         preview.cloudConfig.ok ? preview.cloudConfig.text.trimEnd() : `NOT SERVED:\n${preview.cloudConfig.errors.map((e) => `  - ${e}`).join('\n')}`,
         ...(preview.cloudConfig.ok ? preview.cloudConfig.warnings.map((w) => `# warning: ${w}`) : []),
       ];
-      process.stdout.write(`${out.join('\n')}\n`);
+      process.stdout.write(`${terminalLines(out.join('\n'))}\n`);
       if (!preview.script.ok || !preview.cloudConfig.ok) process.exitCode = EXIT_FAILED;
     });
 

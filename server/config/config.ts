@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseIpRule } from '../core/ip-policy.js';
 import { cidrContains as containsIp, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { installSchema } from './install.js';
+import { checkListen, checkRenderedValues, checkServedRoots } from './safety.js';
 
 const port = z.number().int().min(1).max(65535);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -89,6 +90,8 @@ const storeSchema = z
 
 const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./var'),
+  /** Override: serve dataDir (the database, the Kubernetes CA key) from inside tftp.root or boot.assetsDir. */
+  allowDataDirInServedRoot: z.boolean().default(false),
   log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
   server: z
     .strictObject({
@@ -99,6 +102,8 @@ const configSchema = z.strictObject({
   http: z
     .strictObject({
       listen: z.ipv4().default('127.0.0.1'),
+      /** Override: listen on 0.0.0.0 (every address of the host), refused otherwise. */
+      allowAllAddresses: z.boolean().default(false),
       port: port.default(8080),
       /** Base URL written into boot scripts; defaults to http://<server.address>:<port>. */
       publicUrl: z
@@ -146,6 +151,8 @@ const configSchema = z.strictObject({
       port: port.default(69),
       /** Where the iPXE binaries live; Debian's `ipxe` package puts them here. */
       root: z.string().min(1).default('/usr/lib/ipxe'),
+      /** Override: a root that is or contains a system directory (/, /etc, /usr, ...), refused otherwise. */
+      allowSystemRoot: z.boolean().default(false),
       maxBlockSize: z.number().int().min(512).max(65464).default(1468),
       maxWindowSize: z.number().int().min(1).max(64).default(32),
       /**
@@ -208,6 +215,8 @@ const configSchema = z.strictObject({
     .strictObject({
       /** Kernel, initrd and other offline assets; paths in `os` are relative to it. */
       assetsDir: z.string().min(1).default('./var/assets'),
+      /** Override: an assets directory that is or contains a system directory, refused otherwise. */
+      allowSystemAssetsDir: z.boolean().default(false),
       os: osSchema.prefault({}),
       /** Extra kernel arguments for every boot, e.g. a serial console. */
       kernelArgs: z.array(z.string().regex(/^[^\s]+$/, 'a kernel argument may not contain white space')).default([]),
@@ -331,10 +340,13 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
   const value = parsed.data;
   const errors: string[] = [];
   const warnings: string[] = [];
+  const within = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   checkCrossFieldRules(value, source, errors, warnings);
+  checkRenderedValues(value, source, errors);
+  checkListen(value, source, errors);
+  checkServedRoots(value, { dataDir: within(value.dataDir), tftpRoot: within(value.tftp.root), assetsDir: within(value.boot.assetsDir) }, source, errors);
   if (errors.length > 0) return { config: null, errors, warnings };
 
-  const within = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const config: Config = deepFreeze({
     ...value,
     source,

@@ -1,6 +1,7 @@
 /**
  * What a known machine boots next, and the values its iPXE script is rendered with. Pure.
  */
+import { ipxeTextProblem } from './ipxe-text.js';
 import type { Menu } from './menu.js';
 import type { BootMode } from './roles.js';
 import type { Machine } from './types.js';
@@ -36,11 +37,15 @@ export function planBoot(machine: Machine): BootPlan {
   return { kind: 'os', mode: machine.bootMode, debug: false };
 }
 
-const IPXE_UNSAFE = /[\r\n]/;
-
-/** iPXE reads a script line by line: a value with a line break could smuggle in commands. */
-export function findIpxeUnsafe(values: Readonly<Record<string, string>>): string | null {
-  for (const [key, value] of Object.entries(values)) if (IPXE_UNSAFE.test(value)) return key;
+/**
+ * The first value that cannot go into an iPXE script line (a line break, `${`, a command separator:
+ * core/ipxe-text.ts) and why, or null. The config refuses such values at load; this is the last check.
+ */
+export function findIpxeUnsafe(values: Readonly<Record<string, string>>): { key: string; problem: string } | null {
+  for (const [key, value] of Object.entries(values)) {
+    const problem = ipxeTextProblem(value);
+    if (problem) return { key, problem };
+  }
   return null;
 }
 
@@ -72,6 +77,7 @@ export function osScriptContext(input: OsScriptInput) {
   ];
   const kernelUrl = `${baseUrl}/boot/${bootToken}/kernel/${basename(os.kernel)}`;
   const values: Record<string, string> = {
+    os: os.name,
     name: machine.name,
     ip: machine.ip ?? '',
     role: machine.role ?? '',

@@ -4,13 +4,14 @@
  */
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
 import { isMachineSource, RefusalLog, sourceAddress, type RefusalReason, type RefusedRoute } from './boot-binding.js';
+import { ipxeSafeText } from './ipxe-text.js';
 import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type MenuSettings, type OsImage } from './boot-plan.js';
 import { clientInfo, type ClientInfo } from './client-info.js';
 import { machinelessSource, type MachinelessEvents } from './machineless-events.js';
 import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
 import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
 import type { RogueSighting } from './dhcp-guard.js';
-import { normaliseMac, normaliseUuid } from './identifiers.js';
+import { isValidMachineName, normaliseMac, normaliseUuid } from './identifiers.js';
 import { isIpv4 } from './ipv4.js';
 import type { IpPlan } from './ip-policy.js';
 import { buildInstallContext } from './install.js';
@@ -19,7 +20,7 @@ import { isCallbackEvent, stateAfter, type EventFacts, type EventType } from './
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
-import type { ErrorCode } from '../errors.js';
+import { RackbootError, type ErrorCode } from '../errors.js';
 import type { DiscoveredClient, DiscoveredQuery, EventQuery, MachinePageQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
 
@@ -119,6 +120,10 @@ export class Provisioner {
   }
 
   private addMachine(input: NewMachine): Machine {
+    // names reach hostnames, unit files, shell comments and iPXE echo lines unquoted: the one gate for every caller
+    if (!isValidMachineName(input.name)) {
+      throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', `machine name ${JSON.stringify(input.name)}: use lower-case letters, digits and hyphens (a host name)`);
+    }
     const machine = this.store.addMachine(input, this.clock.now());
     this.append(machine, 'registered', `registered with ${machine.macs.join(', ')}${machine.ip ? ` -> ${machine.ip}` : ''}`);
     return this.store.machineById(machine.id) as Machine;
@@ -257,7 +262,7 @@ export class Provisioner {
         this.append(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
         // sites that keep their own DHCP see unknown machines only here
         if (mac) this.store.noteDiscovered(mac, { source: 'ipxe', uuid: query.uuid === undefined ? null : normaliseUuid(query.uuid), clientIp: query.clientIp }, this.clock.now());
-        return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message }) };
+        return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message: ipxeSafeText(message) }) };
       }
       // another address asking for this machine's script gets no secrets, and the live tokens stay
       if (!this.isMachineAddress(machine, query.clientIp)) {
@@ -301,7 +306,7 @@ export class Provisioner {
       debug,
     });
     const unsafe = findIpxeUnsafe(context.values);
-    if (unsafe) return this.renderFailed(machine, `value ${unsafe} contains a line break; refusing to render an iPXE script`);
+    if (unsafe) return this.renderFailed(machine, `value ${unsafe.key} ${unsafe.problem}; refusing to render an iPXE script`);
     if (clientIp !== null) {
       this.store.setConfigToken(machine.id, configToken);
       const what = debug ? 'debug boot' : `${machine.role ?? 'no role'} (${machine.bootMode})`;

@@ -127,6 +127,7 @@ export function bootstrapToken(): string {
 export function ensureKubernetesSecrets(dataDir: string, now: Date = new Date()): KubernetesSecrets {
   const dir = join(dataDir, 'kubernetes');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const file = (name: string) => join(dir, name);
   const write = (name: string, content: string) => {
     const tmp = `${file(name)}.tmp`;
