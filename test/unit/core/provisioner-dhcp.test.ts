@@ -98,7 +98,7 @@ test('a discovered UUID is the one iPXE sends as ${uuid}: adding a machine with 
   const uuid = store.listDiscovered().find((d) => d.mac === stranger)?.facts.uuid;
   assert.equal(uuid, '12345678-1234-5678-9abc-def012345678');
 
-  const machine = provisioner.registerMachine({ name: 'by-uuid', macs: ['52:54:00:99:00:97'], ip: null, role: null, uuid: uuid as string });
+  const machine = provisioner.registerMachine({ name: 'by-uuid', macs: ['52:54:00:99:00:97'], ip: '10.99.0.50', role: null, uuid: uuid as string });
   const script = provisioner.machineScript({ uuid: '12345678-1234-5678-9abc-def012345678', clientIp: '10.99.0.50' });
   assert.equal(script.ok, true);
   assert.doesNotMatch(script.ok ? script.value : '', /no machine/);
