@@ -66,7 +66,7 @@ describe('TFTP: 4,000 tiny RRQs from one address while a real client downloads f
     dir = await mkdtemp(join(tmpdir(), 'rb-attack-tftp-'));
     content = randomBytes(70_000); // the size of an iPXE undionly.kpxe
     await writeFile(join(dir, FILE), content);
-    config = defaults(`tftp: { listen: 127.0.0.1, root: ${dir} }\n`, dir);
+    config = defaults(`dataDir: ${dir}.data\ntftp: { listen: 127.0.0.1, root: ${dir} }\n`, dir);
     const t = config.tftp;
     server = await startTftpServer({
       address: '127.0.0.1',

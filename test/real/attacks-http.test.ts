@@ -74,12 +74,14 @@ describe('HTTP attacks (issue 15)', { skip }, () => {
     // the inventory the attacks meet: 46,000 discovered clients and 5,000 events, written through the store
     const db = openDatabase(join(dataDir, 'rackboot.db'));
     const store = new SqliteStore(db);
+    // recent, and more than the default retention keeps: the serve under attack must not prune them
+    const seededAt = Date.now() - 60_000;
     store.transaction(() => {
       for (let i = 0; i < DISCOVERED; i += 1) {
         const mac = `02:00:${[(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 0x42].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
-        store.noteDiscovered(mac, { arch: 'x64', vendorClass: 'PXEClient:Arch:00007' }, 1_700_000_000_000 + i);
+        store.noteDiscovered(mac, { arch: 'x64', vendorClass: 'PXEClient:Arch:00007' }, seededAt + i);
       }
-      for (let i = 0; i < EVENTS; i += 1) store.appendEvent({ machineId: null, mac: null, type: 'warning', message: `seed event ${i} ${'x'.repeat(200)}` }, 1_700_000_000_000 + i);
+      for (let i = 0; i < EVENTS; i += 1) store.appendEvent({ machineId: null, mac: null, type: 'warning', message: `seed event ${i} ${'x'.repeat(200)}` }, seededAt + i);
     });
     db.close();
     const config = join(work, 'rackboot.yaml');
@@ -91,6 +93,7 @@ describe('HTTP attacks (issue 15)', { skip }, () => {
         `http: {listen: 127.0.0.1, port: ${PORT}, limits: {headersTimeoutMs: 3000, requestTimeoutMs: 10000}}`,
         'tftp: {enabled: false}',
         'dhcp: {enabled: false}',
+        `store: {retention: {discoveredMax: ${DISCOVERED * 2}}}`,
         `boot: {assetsDir: ${assets}}`,
         '',
       ].join('\n'),

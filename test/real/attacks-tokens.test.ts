@@ -130,6 +130,8 @@ server: { address: 127.0.0.1 }
 http: { listen: 127.0.0.1, port: ${port} }
 tftp: { enabled: false }
 dhcp: { enabled: false, subnets: [{ cidr: 127.0.0.0/8 }] }
+# this suite replays the token attacks; the per-address write rate (attacks-writes) would answer most with 429
+store: { writeRate: { perSecond: 100000, burst: 100000 } }
 boot:
   assetsDir: ${assets}
   os: { name: test-os, kernel: test-os/vmlinuz, initrds: [test-os/initrd.img], args: [console=ttyS0] }

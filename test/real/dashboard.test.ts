@@ -222,12 +222,14 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.waitForSelector('#detail .timeline li[data-type="progress"]');
     const node02 = byName('rack1-node02');
     store.setBootToken(node02.id, 'live-token');
-    const progress = await fetch(`${base}/callback/live-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: 'progress', message: 'step 6/7: installing the bootloader' }) });
-    assert.equal(progress.status, 200);
+    // callbacks come from the machine's own address (boot tokens are bound to it)
+    const callback = (payload: object) => app.inject({ method: 'POST', url: '/callback/live-token', remoteAddress: node02.ip ?? '', payload });
+    const progress = await callback({ event: 'progress', message: 'step 6/7: installing the bootloader' });
+    assert.equal(progress.statusCode, 200, progress.body);
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('tr[data-name="rack1-node02"] .progress span')?.textContent === 'step 6/7');
     await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('#detail .timeline li .msg')].some((el) => el.textContent?.includes('installing the bootloader')));
-    const installed = await fetch(`${base}/callback/live-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: 'installed', message: 'installed to /dev/sda' }) });
-    assert.equal(installed.status, 200);
+    const installed = await callback({ event: 'installed', message: 'installed to /dev/sda' });
+    assert.equal(installed.statusCode, 200, installed.body);
     await page.waitForSelector('tr[data-name="rack1-node02"][data-state="installed"]');
     // and an event appended directly through the provisioner
     provisioner.record(byName('rack1-node05'), 'dhcp', 'DHCPACK 10.99.0.15 to PXE firmware (UEFI x64)');
@@ -294,7 +296,15 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.waitForSelector('tr[data-name="bulk-060"]');
     if (await page.locator('#detail').isVisible()) await page.keyboard.press('Escape');
     await page.waitForSelector('#detail', { state: 'hidden' });
-    await page.locator('tr[data-name="rack1-node05"]').scrollIntoViewIfNeeded();
+    // the 60 new machines arrive over the event stream in several batches: a batch may re-attach the row
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.locator('tr[data-name="rack1-node05"]').scrollIntoViewIfNeeded({ timeout: 2_000 });
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+      }
+    }
     const scrolled = await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY);
     assert.ok(scrolled > 500, 'the page is scrolled down');
     await page.click('tr[data-name="rack1-node05"]');

@@ -77,7 +77,7 @@ const skipReason = prerequisites();
 const RUNNER = `
 import { Command } from 'commander';
 import { registerIpmiCommands } from ${JSON.stringify(join(ROOT, 'server', 'cli', 'bmc.ts'))};
-import { loadConfigFile } from ${JSON.stringify(join(ROOT, 'server', 'config.ts'))};
+import { loadConfigFile } from ${JSON.stringify(join(ROOT, 'server', 'config', 'config.ts'))};
 const program = new Command().name('rackboot').option('-c, --config <file>');
 registerIpmiCommands(program, {
   config: () => {
