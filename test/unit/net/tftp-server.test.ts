@@ -968,6 +968,34 @@ describe('tftp server: limits and counters', () => {
     }
   });
 
+  it('a retransmitted or duplicated RRQ of a live transfer is folded into it before any budget: no refusal, no token, no second OACK', async () => {
+    // Budgets that one more transfer from this address would exceed, either way.
+    const h = await harness({ f: pattern(3000) }, { clientRequestRate: 1, clientRequestBurst: 1, maxTransfersPerClient: 1, retransmitMs: 5_000 });
+    const sock = await RawSocket.open();
+    try {
+      const rrq = encodeRequest('rrq', 'f', 'octet', [{ name: 'blksize', value: '1468' }]);
+      sock.send(rrq, h.server.port);
+      const oack = await sock.next(1_000);
+      assert.equal(oack?.packet?.op, 'oack');
+      sock.send(rrq, h.server.port);
+      sock.send(rrq, h.server.port);
+      assert.equal(await sock.next(300), null, 'no second OACK (atftp aborts on one), from any port');
+      assert.equal(h.server.stats.duplicates, 2);
+      assert.equal(h.server.stats.refused, 0);
+      sock.send(encodeAck(0), oack.from.port);
+      for (let block = 1; block <= 3; block += 1) {
+        const data = await sock.next(1_000);
+        assert.equal(data?.packet?.op === 'data' ? data.packet.block : null, block);
+        assert.equal(data?.from.port, oack.from.port);
+        sock.send(encodeAck(block), oack.from.port);
+      }
+      await h.waitForSummaries(1);
+      assert.equal(h.summaries[0]?.result, 'complete');
+    } finally {
+      await sock.close();
+    }
+  });
+
   it('one address at its maxTransfersPerClient leaves slots for others, and is counted under its own limit', async () => {
     const h = await harness({ f: pattern(5000) }, { maxTransfersPerClient: 2, maxTransfers: 3, retransmitMs: 5_000 });
     const flood = await Promise.all(Array.from({ length: 6 }, () => RawSocket.open()));
