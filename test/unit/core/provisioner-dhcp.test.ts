@@ -4,17 +4,10 @@ import type { DhcpSettings } from '../../../server/core/dhcp-decision.js';
 import { DhcpMessageType, DhcpOption } from '../../../server/protocol/dhcp/constants.js';
 import { chaddrFromMac, type DhcpPacket } from '../../../server/protocol/dhcp/packet.js';
 import { fixturePacket } from '../../helpers/dhcp-packets.js';
-import { testProvisioner } from '../../helpers/provisioner.js';
+import { TEST_DHCP, testProvisioner } from '../../helpers/provisioner.js';
 
 const MAC = '52:54:00:99:00:01';
-const SETTINGS: DhcpSettings = {
-  serverAddress: '10.99.0.1',
-  subnets: [{ cidr: '10.99.0.0/24', gateway: '10.99.0.1', dns: [], leaseSeconds: 3600 }],
-  httpBaseUrl: 'http://10.99.0.1:8080',
-  bootFiles: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'ipxe-arm64.efi' },
-  chainloadEmbeddedIpxe: true,
-  chainWindowMs: 300_000,
-};
+const SETTINGS: DhcpSettings = TEST_DHCP;
 
 function as(packet: DhcpPacket, mac: string, type: number, extra: Array<[number, Buffer]> = []): DhcpPacket {
   const options = new Map(packet.options);

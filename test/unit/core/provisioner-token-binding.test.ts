@@ -6,19 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DhcpSettings } from '../../../server/core/dhcp-decision.js';
 import { httpStatus } from '../../../server/errors.js';
-import { testProvisioner } from '../../helpers/provisioner.js';
+import { TEST_DHCP, testProvisioner } from '../../helpers/provisioner.js';
 
 const MAC = '52:54:00:99:00:01';
 const OWN = '10.99.0.11';
 const STRANGER = '10.99.0.66';
-const DHCP: DhcpSettings = {
-  serverAddress: '10.99.0.1',
-  subnets: [{ cidr: '10.99.0.0/24', gateway: '10.99.0.1', dns: [], leaseSeconds: 3600 }],
-  httpBaseUrl: 'http://10.99.0.1:8080',
-  bootFiles: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'ipxe-arm64.efi' },
-  chainloadEmbeddedIpxe: true,
-  chainWindowMs: 300_000,
-};
+const DHCP: DhcpSettings = TEST_DHCP;
 
 function booted(role: string | null = 'dev', bootMode: 'memory' | 'install' = 'memory') {
   const t = testProvisioner();
