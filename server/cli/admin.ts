@@ -2,7 +2,7 @@
  * rackboot config (check and print the effective configuration) and rackboot api-token.
  */
 import { Option, type Command } from 'commander';
-import { databasePath } from '../main.js';
+import { databasePath, loadCatalog } from '../main.js';
 import { ApiTokenStore } from '../store/api-token-store.js';
 import { openDatabase } from '../store/db.js';
 import type { CliContext } from './context.js';
@@ -11,11 +11,13 @@ import { formatTime } from './format.js';
 export function registerAdminCommands(program: Command, ctx: CliContext): void {
   program
     .command('config')
-    .description('check a configuration file and print the effective configuration')
+    .description('check a configuration file (and the templates, menus and cloud-configs it names, as serve does) and print the effective configuration')
     .addOption(new Option('--quiet', 'print only problems'))
     .action((options: { quiet?: boolean }) => {
       const { config, warnings } = ctx.resolveConfig();
       for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      // what serve loads next: a menu or default item the catalog does not have fails here too
+      loadCatalog(config);
       if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     });
 

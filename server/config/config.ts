@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseIpRule } from '../core/ip-policy.js';
-import { cidrContains as containsIp, parseCidr, parseIpv4 } from '../core/ipv4.js';
+import { cidrContains as containsIp, cidrsOverlap, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { installSchema } from './install.js';
 import { checkListen, checkRenderedValues, checkServedRoots } from './safety.js';
 
@@ -371,6 +371,13 @@ function checkCrossFieldRules(value: RawConfig, source: string, errors: string[]
       errors.push(`${source}: dhcp.subnets.${index}.gateway: ${subnet.gateway} is outside ${subnet.cidr}`);
     }
     checkPool(value, subnet, `${source}: dhcp.subnets.${index}.pool`, errors);
+    const cidr = parseCidr(subnet.cidr);
+    value.dhcp.subnets.slice(0, index).forEach((earlier, earlierIndex) => {
+      const other = parseCidr(earlier.cidr);
+      if (cidr && other && cidrsOverlap(cidr, other)) {
+        errors.push(`${source}: dhcp.subnets.${index}.cidr: ${subnet.cidr} overlaps dhcp.subnets.${earlierIndex} (${earlier.cidr}); a machine's address must name one subnet`);
+      }
+    });
   });
   if (value.dhcp.mode === 'proxy' && value.dhcp.pxePort === value.dhcp.port) {
     errors.push(`${source}: dhcp.pxePort: must differ from dhcp.port (${value.dhcp.port})`);

@@ -48,6 +48,11 @@ export function cidrContains(cidr: Cidr, ip: string): boolean {
   return value !== null && ((value & cidr.mask) >>> 0) === cidr.network;
 }
 
+/** True when the two blocks share any address (one contains the other's network). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return ((a.network & b.mask) >>> 0) === b.network || ((b.network & a.mask) >>> 0) === a.network;
+}
+
 export function cidrNetmask(cidr: Cidr): string {
   return formatIpv4(cidr.mask);
 }

@@ -62,3 +62,17 @@ test('exit codes: usage errors are 2 (commander included), failures 1, --json on
   assert.equal(machine?.role, 'small');
   assert.equal(machine?.bootToken, undefined);
 });
+
+test('rackboot config refuses what serve refuses: a menu or default item the catalog does not have', () => {
+  const misspelled = join(dir, 'menu.yaml');
+  writeFileSync(misspelled, `dataDir: ${join(dir, 'menu-data')}\nhttp: {port: 1}\ntftp: {enabled: false}\nboot: {menu: {name: defualt, defaultItem: nowhere}}\n`);
+  const checked = rackboot(['--config', misspelled, 'config', '--quiet']);
+  assert.equal(checked.code, 2, checked.stderr);
+  assert.match(checked.stderr, /defualt/);
+  // serve stops before it listens, with the same errors (port 1 would need root: it never gets there)
+  const served = rackboot(['--config', misspelled, 'serve']);
+  assert.equal(served.code, 2, served.stderr);
+  const errors = (text: string) => text.split('\n').filter((line) => line.startsWith('  - ')).sort();
+  assert.deepEqual(errors(checked.stderr), errors(served.stderr));
+  assert.ok(errors(checked.stderr).length >= 1);
+});

@@ -47,6 +47,8 @@ test('cross-field rules: gateway outside its subnet, DHCP with no subnet, loopba
   assert.match(none.errors.join('\n'), /no subnet/);
   const loop = parseConfig('dhcp: {enabled: true, subnets: [{cidr: 10.0.0.0/24}]}\n', 'f', '/');
   assert.match(loop.errors.join('\n'), /loopback/);
+  const overlap = parseConfig('server: {address: 10.0.0.1}\ndhcp: {enabled: true, subnets: [{cidr: 10.0.0.0/16}, {cidr: 10.1.0.0/24}, {cidr: 10.0.9.0/24}]}\n', 'f', '/');
+  assert.deepEqual(overlap.errors.filter((e) => /overlaps/.test(e)), ['f: dhcp.subnets.2.cidr: 10.0.9.0/24 overlaps dhcp.subnets.0 (10.0.0.0/16); a machine\'s address must name one subnet']);
 });
 
 test('a relay-only setup warns when the server address is in no subnet, but loads', () => {

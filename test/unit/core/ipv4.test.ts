@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  cidrBroadcast, cidrContains, cidrNetmask, formatIpv4, isIpv4, isUnspecifiedIpv4, parseCidr, parseIpv4,
+  cidrBroadcast, cidrContains, cidrNetmask, cidrsOverlap, formatIpv4, isIpv4, isUnspecifiedIpv4, parseCidr, parseIpv4,
 } from '../../../server/core/ipv4.js';
 
 describe('ipv4 helpers', () => {
+  it('cidrsOverlap: nested or equal blocks overlap, neighbours do not', () => {
+    const c = (text: string) => parseCidr(text)!;
+    assert.equal(cidrsOverlap(c('10.0.0.0/16'), c('10.0.5.0/24')), true);
+    assert.equal(cidrsOverlap(c('10.0.5.0/24'), c('10.0.0.0/16')), true);
+    assert.equal(cidrsOverlap(c('10.0.5.0/24'), c('10.0.5.0/24')), true);
+    assert.equal(cidrsOverlap(c('10.0.5.0/24'), c('10.0.6.0/24')), false);
+    assert.equal(cidrsOverlap(c('10.0.0.0/25'), c('10.0.0.128/25')), false);
+    assert.equal(cidrsOverlap(c('0.0.0.0/0'), c('192.168.1.0/24')), true);
+  });
+
   it('parse and format, unsigned across 128.0.0.0', () => {
     assert.equal(parseIpv4('10.0.0.1'), 167772161);
     assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
