@@ -2,10 +2,12 @@
  * The inventory commands: machines add|list|discovered, assign, preview, export, events.
  */
 import { Option, type Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/config.js';
 import { EXPORT_FORMATS, exportInventory, type ExportFormat } from '../core/export.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from '../core/identifiers.js';
-import { isIpv4 } from '../core/ipv4.js';
+import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
 import { previewDhcp } from '../core/preview-dhcp.js';
 import { isRole, ROLES, type BootMode } from '../core/roles.js';
 import type { Machine } from '../core/types.js';
@@ -29,6 +31,8 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; json?: boolean }) => {
       const input = parseNewMachine(options);
       const machine = ctx.withProvisioner((p) => p.registerMachine(input));
+      const uncovered = input.ip === null ? null : subnetProblem(ctx.config(), input.ip);
+      if (uncovered) process.stderr.write(`rackboot: warning: ${uncovered}\n`);
       if (options.json) process.stdout.write(`${JSON.stringify(publicMachine(machine), null, 2)}\n`);
       else process.stdout.write(`added ${machine.name}: ${machine.macs.join(', ')} -> ${machine.ip ?? '(no IP)'}\n`);
     });
@@ -102,7 +106,8 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       const result = ctx.withProvisioner((p) => {
         const machine = p.machineByRef(ref);
         if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
-        return { preview: p.preview(machine), dhcp: previewDhcp(machine, options.firmware, dhcpSettings(config)) };
+        const preview = p.preview(machine);
+        return { preview, dhcp: previewDhcp(machine, options.firmware, dhcpSettings(config)), missingBootFiles: preview.plan.startsWith('local disk') ? [] : missingBootFiles(config) };
       });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -117,9 +122,10 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         `# cloud-config${preview.cloudConfig.ok ? ` (${preview.cloudConfig.template})` : ''}`,
         preview.cloudConfig.ok ? preview.cloudConfig.text.trimEnd() : `NOT SERVED:\n${preview.cloudConfig.errors.map((e) => `  - ${e}`).join('\n')}`,
         ...(preview.cloudConfig.ok ? preview.cloudConfig.warnings.map((w) => `# warning: ${w}`) : []),
+        ...result.missingBootFiles.map((m) => `# NOT BOOTABLE: ${m}`),
       ];
       process.stdout.write(`${terminalLines(out.join('\n'))}\n`);
-      if (!preview.script.ok || !preview.cloudConfig.ok) process.exitCode = EXIT_FAILED;
+      if (!preview.script.ok || !preview.cloudConfig.ok || result.missingBootFiles.length > 0) process.exitCode = EXIT_FAILED;
     });
 
   program
@@ -184,4 +190,19 @@ function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; r
 function defaultName(ip: string | undefined, mac: string): string {
   if (ip !== undefined && isIpv4(ip)) return `node-${ip.replace(/\./g, '-')}`;
   return `node-${mac.replace(/:/g, '')}`;
+}
+
+/** The OS files a machine would fetch after its iPXE script, when they are not in boot.assetsDir. */
+function missingBootFiles(config: Config): string[] {
+  const files = [['boot.os.kernel', config.boot.os.kernel], ...config.boot.os.initrds.map((path, i) => [`boot.os.initrds.${i}`, path])] as const;
+  return files
+    .filter(([, path]) => !existsSync(join(config.boot.assetsDir, path)))
+    .map(([key, path]) => `${key} ${path} is not in ${config.boot.assetsDir}: the machine would stop after its iPXE script (rackboot assets import, or copy it there)`);
+}
+
+/** A reserved address no configured subnet covers: the machine's static network config cannot be rendered. */
+function subnetProblem(config: Config, ip: string): string | null {
+  if (config.dhcp.subnets.some((s) => { const cidr = parseCidr(s.cidr); return cidr !== null && cidrContains(cidr, ip); })) return null;
+  const subnets = config.dhcp.subnets.map((s) => s.cidr).join(', ');
+  return `${ip} is in none of dhcp.subnets (${subnets === '' ? 'none configured' : subnets}): its cloud-config cannot be rendered (no prefix, gateway or DNS) until a subnet in the config covers it`;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -63,14 +63,33 @@ test('assign a role, then preview what the machine would get (DHCP answer, scrip
   const assign = rackboot(['--config', config, 'assign', 'node-10-99-0-11', '--role', 'dev', '--mode', 'memory']);
   assert.equal(assign.code, 0, assign.stderr);
   assert.match(assign.stdout, /node-10-99-0-11: dev \(memory\)/);
+  // without the OS files in boot.assetsDir the machine would stop after its script: preview says so, exit 1
+  const unbootable = rackboot(['--config', config, 'preview', 'node-10-99-0-11', '--firmware', 'bios']);
+  assert.equal(unbootable.code, 1, unbootable.stderr + unbootable.stdout);
+  assert.match(unbootable.stdout, /^# NOT BOOTABLE: boot\.os\.kernel flatcar\/flatcar_production_pxe\.vmlinuz is not in /m);
+  assert.match(unbootable.stdout, /^# NOT BOOTABLE: boot\.os\.initrds\.0 /m);
+  const assetsDir = /is not in (\S+): the machine would stop/.exec(unbootable.stdout)?.[1] ?? '';
+  assert.ok(assetsDir.startsWith(dir), assetsDir);
+  mkdirSync(join(assetsDir, 'flatcar'), { recursive: true });
+  for (const file of ['flatcar_production_pxe.vmlinuz', 'flatcar_production_pxe_image.cpio.gz']) writeFileSync(join(assetsDir, 'flatcar', file), 'x');
   const preview = rackboot(['--config', config, 'preview', 'node-10-99-0-11', '--firmware', 'bios']);
   assert.equal(preview.code, 0, preview.stderr + preview.stdout);
+  assert.doesNotMatch(preview.stdout, /NOT BOOTABLE/);
   assert.match(preview.stdout, /^# DHCP \(bios\): OFFER 10\.99\.0\.11, TFTP 10\.99\.0\.1:undionly\.kpxe$/m);
   assert.match(preview.stdout, /^kernel http:\/\/10\.99\.0\.1:8080\/boot\/PREVIEW-TOKEN\/kernel\//m);
   assert.match(preview.stdout, /^# cloud-config \(dev\)$/m);
   assert.match(preview.stdout, /^hostname: "node-10-99-0-11"$/m);
   const json = JSON.parse(rackboot(['--config', config, 'preview', 'node-10-99-0-11', '--json']).stdout) as { dhcp: string };
   assert.match(json.dhcp, /boot\.ipxe/);
+});
+
+test('machines add warns when no configured subnet covers the reserved address (its cloud-config could not render)', () => {
+  const outside = rackboot(['--config', config, 'machines', 'add', '--mac', '52:54:00:99:00:41', '--ip', '10.42.0.5']);
+  assert.equal(outside.code, 0, outside.stderr);
+  assert.match(outside.stderr, /warning: 10\.42\.0\.5 is in none of dhcp\.subnets \(10\.99\.0\.0\/24\)/);
+  const inside = rackboot(['--config', config, 'machines', 'add', '--mac', '52:54:00:99:00:42', '--ip', '10.99.0.42']);
+  assert.equal(inside.code, 0, inside.stderr);
+  assert.doesNotMatch(inside.stderr, /warning/);
 });
 
 test('assign refuses unknown roles and unknown machines', () => {
