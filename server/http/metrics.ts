@@ -134,104 +134,58 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     },
   });
 
-  new Counter({
-    name: 'rackboot_tftp_transfers_total',
-    help: 'TFTP read requests by how they ended',
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const stats = sources.tftp?.();
-      if (!stats) return;
-      for (const [key, result] of Object.entries(TFTP_RESULTS)) {
-        const n = num(stats[key]);
-        if (n !== null) this.inc({ result }, n);
-      }
-    },
-  });
-
-  const tftpCounter = (name: string, help: string, key: string) =>
+  /** A counter (or gauge) read from one key of a source's stats at scrape time. */
+  const fromStats = (kind: 'counter' | 'gauge', name: string, help: string, source: () => StatsObject | null | undefined, key: string) => {
+    if (kind === 'gauge') return new Gauge({ name, help, registers: [registry], collect() { this.set(num(source()?.[key]) ?? 0); } });
+    return new Counter({ name, help, registers: [registry], collect() { this.reset(); const n = num(source()?.[key]); if (n !== null) this.inc(n); } });
+  };
+  /** A counter with one label whose values are read from several keys of a source's stats (key -> label value). */
+  const byKey = (name: string, help: string, label: string, source: () => StatsObject | null | undefined, keys: Readonly<Record<string, string>>) =>
     new Counter({
       name,
       help,
+      labelNames: [label],
       registers: [registry],
       collect() {
         this.reset();
-        const n = num(sources.tftp?.()?.[key]);
-        if (n !== null) this.inc(n);
+        const stats = source();
+        for (const [key, value] of Object.entries(keys)) {
+          const n = num(stats?.[key]);
+          if (n !== null) this.inc({ [label]: value }, n);
+        }
       },
     });
-  new Counter({
-    name: 'rackboot_tftp_refused_total',
-    help: 'TFTP requests left unanswered over a limit, by limit (max-transfers, max-per-client, client-rate)',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const stats = sources.tftp?.();
-      if (!stats) return;
-      for (const [key, reason] of Object.entries(TFTP_REFUSALS)) {
-        const n = num(stats[key]);
-        if (n !== null) this.inc({ reason }, n);
-      }
-    },
-  });
-  tftpCounter('rackboot_tftp_requests_total', 'TFTP requests received, duplicates included', 'requests');
-  tftpCounter('rackboot_tftp_sent_bytes_total', 'TFTP DATA payload bytes sent, retransmissions included', 'bytesSent');
-  tftpCounter('rackboot_tftp_retransmits_total', 'TFTP timeouts that led to a retransmission', 'retransmits');
-  new Gauge({
-    name: 'rackboot_tftp_active_transfers',
-    help: 'TFTP transfers in progress',
-    registers: [registry],
-    collect() {
-      this.set(num(sources.tftp?.()?.active) ?? 0);
-    },
-  });
+
+  const tftp = () => sources.tftp?.();
+  byKey('rackboot_tftp_transfers_total', 'TFTP read requests by how they ended', 'result', tftp, TFTP_RESULTS);
+  byKey('rackboot_tftp_refused_total', 'TFTP requests left unanswered over a limit, by limit (max-transfers, max-per-client, client-rate)', 'reason', tftp, TFTP_REFUSALS);
+  fromStats('counter', 'rackboot_tftp_requests_total', 'TFTP requests received, duplicates included', tftp, 'requests');
+  fromStats('counter', 'rackboot_tftp_sent_bytes_total', 'TFTP DATA payload bytes sent, retransmissions included', tftp, 'bytesSent');
+  fromStats('counter', 'rackboot_tftp_retransmits_total', 'TFTP timeouts that led to a retransmission', tftp, 'retransmits');
+  fromStats('gauge', 'rackboot_tftp_active_transfers', 'TFTP transfers in progress', tftp, 'active');
 
   writeGuardMetrics(registry, sources);
-  /** A counter (or gauge) read from one key of a source's stats at scrape time. */
-  const fromStats = (kind: 'counter' | 'gauge', name: string, help: string, source: () => StatsObject | null | undefined, key: string, labels: Record<string, string> = {}) => {
-    const labelNames = Object.keys(labels);
-    if (kind === 'gauge') {
-      return new Gauge({ name, help, labelNames, registers: [registry], collect() { this.set(labels, num(source()?.[key]) ?? 0); } });
-    }
-    return new Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); const n = num(source()?.[key]); if (n !== null) this.inc(labels, n); } });
-  };
   const connections = () => sources.connections?.();
   const streams = () => sources.eventStream?.();
   fromStats('gauge', 'rackboot_http_connections', 'open HTTP connections (every listener)', connections, 'open');
   fromStats('counter', 'rackboot_http_connections_accepted_total', 'HTTP connections accepted', connections, 'accepted');
-  new Counter({
-    name: 'rackboot_http_connections_refused_total',
-    help: 'HTTP connections closed at once: per-client (the address holds http.limits.maxConnectionsPerClient) or total (http.limits.maxConnections)',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const stats = connections();
-      for (const [key, reason] of [['refusedPerClient', 'per-client'], ['refusedTotal', 'total']] as const) {
-        const n = num(stats?.[key]);
-        if (n !== null) this.inc({ reason }, n);
-      }
-    },
-  });
+  byKey(
+    'rackboot_http_connections_refused_total',
+    'HTTP connections closed at once: per-client (the address holds http.limits.maxConnectionsPerClient) or total (http.limits.maxConnections)',
+    'reason',
+    connections,
+    { refusedPerClient: 'per-client', refusedTotal: 'total' },
+  );
   fromStats('counter', 'rackboot_http_request_timeouts_total', 'requests closed because their headers or body came too slowly (http.limits)', connections, 'timedOut');
   fromStats('counter', 'rackboot_http_path_escapes_total', 'requests for /assets or /ipxe files that resolve (symlinks included) outside their directory: refused', connections, 'pathEscapes');
   fromStats('gauge', 'rackboot_http_event_streams', 'open event streams (/api/v1/events/stream)', streams, 'open');
-  new Counter({
-    name: 'rackboot_http_event_streams_shed_total',
-    help: 'event streams refused (503: total or per-client cap), dropped for not reading (slow), or replays answered with reset (replay-reset)',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const stats = streams();
-      for (const [key, reason] of [['refusedTotal', 'total'], ['refusedPerClient', 'per-client'], ['droppedSlow', 'slow'], ['replayResets', 'replay-reset']] as const) {
-        const n = num(stats?.[key]);
-        if (n !== null) this.inc({ reason }, n);
-      }
-    },
-  });
+  byKey(
+    'rackboot_http_event_streams_shed_total',
+    'event streams refused (503: total or per-client cap), dropped for not reading (slow), or replays answered with reset (replay-reset)',
+    'reason',
+    streams,
+    { refusedTotal: 'total', refusedPerClient: 'per-client', droppedSlow: 'slow', replayResets: 'replay-reset' },
+  );
   new Counter({
     name: 'rackboot_boot_token_refusals_total',
     help: 'boot requests refused for their token, by route and reason (wrong-address: not from the machine; unknown-token)',
