@@ -5,6 +5,7 @@
  * operator sees a new machine at once); everything else is a count, flushed as one summarizing event
  * per type. The number of distinct keys held is bounded: the rest are folded into an "other" count.
  */
+import { sourceAddress } from './boot-binding.js';
 export const MACHINELESS_TYPES: ReadonlySet<string> = new Set(['discovered', 'token-refused', 'warning']);
 
 export interface MachinelessSettings {
@@ -148,6 +149,6 @@ export class MachinelessEvents {
 /** The source an event is keyed by: the client address when it has one, else the MAC, else "unknown". */
 export function machinelessSource(data: Readonly<Record<string, unknown>> | undefined, mac: string | null | undefined): string {
   const ip = data?.clientIp;
-  if (typeof ip === 'string' && ip !== '') return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (typeof ip === 'string' && ip !== '') return sourceAddress(ip);
   return mac ?? 'unknown';
 }

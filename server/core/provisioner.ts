@@ -681,7 +681,7 @@ export class Provisioner {
 
   /** A machine (or, when the address is nobody's, no machine) fetched an asset that fails its checksum. */
   assetRefused(clientIp: string, message: string): MachineEvent {
-    const address = clientIp.startsWith('::ffff:') ? clientIp.slice(7) : clientIp;
+    const address = sourceAddress(clientIp);
     return this.store.transaction(() => this.append(this.machineByRef(address), 'warning', `asset refused: ${message}`, { clientIp: address }));
   }
 

@@ -4,6 +4,7 @@
  * written. Downloads (kernel, initrd, /assets, iPXE binaries) and /boot.ipxe are not limited here.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sourceAddress } from '../core/boot-binding.js';
 import type { SourceRateLimiter } from '../core/rate-limit.js';
 import { errorBody } from '../errors.js';
 
@@ -25,7 +26,7 @@ export function writeLimitHook(limit: WriteLimit) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const route = request.routeOptions.url;
     if (route === undefined || !WRITE_LIMITED_ROUTES.has(route)) return;
-    const source = request.ip.startsWith('::ffff:') ? request.ip.slice(7) : request.ip;
+    const source = sourceAddress(request.ip);
     if (limit.limiter.take(source, now())) return;
     limit.refusedByRoute.set(route, (limit.refusedByRoute.get(route) ?? 0) + 1);
     const retry = limit.limiter.retryAfterSeconds(source);
