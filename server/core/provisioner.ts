@@ -443,7 +443,8 @@ export class Provisioner {
   private isMachineAddress(machine: Machine, clientIp: string): boolean {
     const source = sourceAddress(clientIp);
     const ownsAddressing = this.settings.dhcp !== undefined && (this.settings.dhcp.mode ?? 'full') === 'full';
-    const leaseAtSource = ownsAddressing ? this.store.leaseByIp(source) : null;
+    // the reserved IP settles it without a lease lookup (every boot route of every machine asks this)
+    const leaseAtSource = ownsAddressing && machine.ip !== source ? this.store.leaseByIp(source) : null;
     return isMachineSource({ machine, source, leaseAtSource, ownsAddressing, now: this.clock.now() });
   }
 
