@@ -2,7 +2,7 @@
  * rackboot discover | ip-plan | power | bmcs: the BMC commands (over IPMI). server/cli/index.ts registers them with
  *   registerIpmiCommands(program, { config: () => resolveConfig(program.opts().config).config });
  * Power outcomes go on the machines' timelines through the Provisioner (core/lifecycle.ts decides the state).
- * Exit codes follow cli.ts: 0 success, 1 an operation failed (a BMC, a conflict), 2 usage.
+ * Exit codes follow index.ts: 0 success, 1 an operation failed (a BMC, a conflict), 2 usage.
  * BMC passwords come from $RACKBOOT_IPMI_PASSWORD or --password-file, never from argv or the database.
  */
 import type { Command } from 'commander';
@@ -59,7 +59,7 @@ export const DEFAULT_IPMI_SETTINGS: IpmiSettings = {
 type Out = NodeJS.WritableStream & { isTTY?: boolean };
 
 export interface IpmiCliDeps {
-  /** The effective configuration (cli.ts: resolveConfig(program.opts().config).config). */
+  /** The effective configuration (index.ts: the CliContext's config()). */
   readonly config?: () => Config;
   /** Where the inventory lives (default: <dataDir>/rackboot.db, as main.ts's databasePath). */
   readonly databasePath?: (config: Config) => string;
@@ -131,7 +131,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
       allowIpmi15For: s.allowIpmi15 ?? [],
     });
 
-  /** Runs an action; usage problems print and exit 2, everything else goes to cli.ts's handler. */
+  /** Runs an action; usage problems print and exit 2, everything else goes to index.ts's handler. */
   const run =
     <A extends unknown[]>(action: (...args: A) => Promise<number> | number) =>
     async (...args: A): Promise<void> => {

@@ -1,5 +1,5 @@
 /**
- * Confirmation for commands that disrupt machines (reprovision; power off/cycle should use it too):
+ * Confirmation for commands that disrupt machines (reprovision, power off and cycle):
  * asked on a terminal, `--yes` required otherwise, so a script never acts by accident.
  */
 import { createInterface } from 'node:readline/promises';

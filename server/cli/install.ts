@@ -1,5 +1,5 @@
 /**
- * rackboot assets import|list, rackboot reprovision, rackboot install-script (registered by cli.ts).
+ * rackboot assets import|list, rackboot reprovision, rackboot install-script (registered by index.ts).
  */
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
