@@ -120,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       provisioner,
       assetsDir: config.boot.assetsDir,
       firmwareDir: config.tftp.root,
+      firmwareSymlinkTargets: config.tftp.symlinkTargets,
       logger,
       operator: {
         overview: new OverviewStore(db),

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { parseIpRule } from '../core/ip-policy.js';
 import { cidrContains as containsIp, cidrsOverlap, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { installSchema } from './install.js';
-import { checkListen, checkRenderedValues, checkServedRoots } from './safety.js';
+import { checkListen, checkRenderedValues, checkServedRoots, checkSymlinkTargets } from './safety.js';
+import { bootFileWarnings } from './boot-files.js';
 
 const port = z.number().int().min(1).max(65535);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -153,6 +154,11 @@ const configSchema = z.strictObject({
       root: z.string().min(1).default('/usr/lib/ipxe'),
       /** Override: a root that is or contains a system directory (/, /etc, /usr, ...), refused otherwise. */
       allowSystemRoot: z.boolean().default(false),
+      /**
+       * Absolute files or directories outside the root that symlinks inside it may point to (TFTP and
+       * /ipxe/): Debian's /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi. Other links out are refused.
+       */
+      symlinkTargets: z.array(z.string().min(1).refine((p) => p.startsWith('/'), 'an absolute path')).max(32).default([]),
       maxBlockSize: z.number().int().min(512).max(65464).default(1468),
       maxWindowSize: z.number().int().min(1).max(64).default(32),
       /**
@@ -306,6 +312,8 @@ http:
 tftp:
   listen: 127.0.0.1
   port: 6969
+  # Debian's ipxe package links /usr/lib/ipxe/ipxe.efi and ipxe.lkrn to /boot: serve those two files
+  symlinkTargets: [/boot/ipxe.efi, /boot/ipxe.lkrn]
 dhcp:
   enabled: false
 `;
@@ -345,6 +353,7 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
   checkRenderedValues(value, source, errors);
   checkListen(value, source, errors);
   checkServedRoots(value, { dataDir: within(value.dataDir), tftpRoot: within(value.tftp.root), assetsDir: within(value.boot.assetsDir) }, source, errors);
+  checkSymlinkTargets(value, within(value.dataDir), source, errors);
   if (errors.length > 0) return { config: null, errors, warnings };
 
   const config: Config = deepFreeze({
@@ -359,6 +368,7 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
       publicUrl: (value.http.publicUrl ?? `http://${value.server.address}:${value.http.port}`).replace(/\/+$/, ''),
     },
   });
+  warnings.push(...bootFileWarnings(config, source));
   return { config, errors, warnings };
 }
 

@@ -20,7 +20,7 @@ export interface ResolvedRoots {
 export interface SafetyInput {
   readonly allowDataDirInServedRoot: boolean;
   readonly http: { readonly listen: string; readonly allowAllAddresses: boolean };
-  readonly tftp: { readonly allowSystemRoot: boolean };
+  readonly tftp: { readonly allowSystemRoot: boolean; readonly symlinkTargets: readonly string[] };
   readonly boot: {
     readonly allowSystemAssetsDir: boolean;
     readonly os: { readonly name: string; readonly kernel: string; readonly initrds: readonly string[]; readonly args: readonly string[] };
@@ -54,6 +54,24 @@ export function checkServedRoots(value: SafetyInput, roots: ResolvedRoots, sourc
       );
     }
   }
+}
+
+/** Where secrets live: a symlink target may be none of these, nor inside one, nor contain one. */
+const SECRET_DIRECTORIES: readonly string[] = ['/etc', '/root', '/home', '/proc', '/sys', '/dev', '/run'];
+
+/** tftp.symlinkTargets: each a narrow allowance (a firmware file or directory), never a place with secrets. */
+export function checkSymlinkTargets(value: SafetyInput, dataDir: string, source: string, errors: string[]): void {
+  const secret = [...new Set(SECRET_DIRECTORIES.flatMap((dir) => [dir, realLocation(dir)]))];
+  const data = realLocation(dataDir);
+  value.tftp.symlinkTargets.forEach((target, index) => {
+    const real = realLocation(target);
+    const key = `${source}: tftp.symlinkTargets.${index}: ${real === target ? target : `${target} (really ${real})`}`;
+    if (real === '/' || secret.some((dir) => contains(dir, real) || contains(real, dir))) {
+      errors.push(`${key} is or holds a directory with secrets (${secret.join(', ')}); name the firmware file or its own directory`);
+    } else if (contains(real, data) && !value.allowDataDirInServedRoot) {
+      errors.push(`${key} contains dataDir ${dataDir} (the database and CA keys); name the firmware file instead`);
+    }
+  });
 }
 
 /** The API and dashboard on every address: refused unless the operator says so. */

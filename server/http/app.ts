@@ -19,6 +19,8 @@ export interface AppOptions {
   readonly assetsDir: string;
   /** Where the iPXE binaries are (the TFTP root). */
   readonly firmwareDir: string;
+  /** Files or directories outside firmwareDir its symlinks may point to (tftp.symlinkTargets). */
+  readonly firmwareSymlinkTargets?: readonly string[];
   readonly logger: Logger;
   /** The operator's surface: dashboard, API mutations, event stream, metrics (see operator.ts). */
   readonly operator?: OperatorOptions;
@@ -71,7 +73,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // first: it sees every route after it (OpenAPI document, request metrics)
   const operator = await operatorSurface(app, options.provisioner, { ...options.operator, connections: listeners.stats });
   await app.register(healthRoute, { ...(options.health ? { health: options.health } : {}) });
-  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, stats: listeners.stats, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}) });
+  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, ...(options.firmwareSymlinkTargets ? { firmwareSymlinkTargets: options.firmwareSymlinkTargets } : {}), stats: listeners.stats, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}) });
   await app.register(
     async (api) => {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });

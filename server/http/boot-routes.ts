@@ -7,11 +7,11 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
 import { errorBody, httpStatus } from '../errors.js';
+import { resolveConfined } from '../net/confine.js';
 import { FileChunkCache } from './file-chunks.js';
 import { installRoutes } from './install-routes.js';
 import { writeLimitHook, type WriteLimit } from './write-limit.js';
@@ -23,6 +23,8 @@ export interface BootRoutesOptions {
   readonly assetsDir: string;
   /** The iPXE binaries (the TFTP root): UEFI HTTP-boot clients fetch them over HTTP. */
   readonly firmwareDir: string;
+  /** Files or directories outside firmwareDir that its symlinks may point to (tftp.symlinkTargets). */
+  readonly firmwareSymlinkTargets?: readonly string[];
   /** Per-source rate limit on the routes that write (write-limit.ts); absent: none. */
   readonly writeLimit?: WriteLimit;
   /** Counts requests refused because their file resolves outside its directory (for /metrics). */
@@ -31,19 +33,10 @@ export interface BootRoutesOptions {
 
 /**
  * `path` below `root`, with every symlink resolved, as [real root, path relative to it]; null when
- * it does not exist or resolves outside the root (a symlink pointing out of it, for example).
+ * it does not exist; 'escape' when it resolves outside the root and every allowed symlink target.
  */
-export async function confinedPath(root: string, path: string): Promise<{ root: string; path: string } | null | 'escape'> {
-  let realRoot: string;
-  let real: string;
-  try {
-    realRoot = await realpath(root);
-    real = await realpath(join(realRoot, path));
-  } catch {
-    return null;
-  }
-  if (real === realRoot || !real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) return 'escape';
-  return { root: realRoot, path: relative(realRoot, real) };
+export async function confinedPath(root: string, path: string, symlinkTargets: readonly string[] = []): Promise<{ root: string; path: string } | null | 'escape'> {
+  return resolveConfined(root, path, symlinkTargets);
 }
 
 export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
@@ -67,7 +60,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   app.get<{ Params: { file: string } }>('/ipxe/:file', async (request, reply) => {
     const file = request.params.file;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(efi|kpxe|pxe|lkrn)$/.test(file)) return reply.code(404).send('not an iPXE binary\n');
-    const found = await confinedPath(firmwareDir, file);
+    const found = await confinedPath(firmwareDir, file, options.firmwareSymlinkTargets);
     if (found === 'escape') stats.pathEscapes += 1;
     if (found === null || found === 'escape') return reply.code(404).send(`${file} is not in ${firmwareDir}\n`);
     return reply.sendFile(found.path, found.root);

@@ -3,13 +3,14 @@
  *
  * Every request re-resolves the path and re-stats the file, so a replaced or edited file is
  * picked up on the next request; the cache only saves the read (every machine in a rack fetches
- * the same few boot files). Refused: anything whose realpath leaves the root (symlinks out),
+ * the same few boot files). Refused: anything whose realpath leaves the root (symlinks out, unless
+ * their target is one the operator allowed: net/confine.ts),
  * non-regular files (directories, FIFOs, devices), files without o+r unless allowed (as tftpd-hpa
  * does without --permissive) and files above maxFileBytes (TFTP content is served from memory).
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { join, sep } from 'node:path';
 import { normaliseTftpPath } from '../core/tftp-path.js';
+import { resolveConfined } from './confine.js';
 import type { Logger } from '../log.js';
 import type { TftpContent, TftpRequestInfo, TftpResolver } from '../core/tftp-content.js';
 
@@ -22,6 +23,8 @@ export interface RootResolverOptions {
   readonly maxFileBytes?: number;
   /** Serve files that are not world-readable too. Default false. */
   readonly allowNonWorldReadable?: boolean;
+  /** Files or directories outside the root that a symlink inside it may point to (tftp.symlinkTargets). */
+  readonly symlinkTargets?: readonly string[];
 }
 
 interface CachedFile {
@@ -57,16 +60,6 @@ export function createRootResolver(options: RootResolverOptions): TftpResolver {
   const cache = new Map<string, CachedFile>();
   const reading = new Map<string, Promise<TftpContent>>();
   let cachedBytes = 0;
-  let rootReal: Promise<string> | null = null;
-
-  const realRoot = (): Promise<string> => {
-    rootReal ??= fs.realpath(options.root).catch((err: unknown) => {
-      rootReal = null; // retry next time: the root may be mounted later
-      throw err;
-    });
-    return rootReal;
-  };
-
   const remember = (path: string, entry: CachedFile): void => {
     if (entry.data.length > maxCacheBytes) return;
     const old = cache.get(path);
@@ -122,14 +115,14 @@ export function createRootResolver(options: RootResolverOptions): TftpResolver {
   return async (request: TftpRequestInfo): Promise<TftpContent> => {
     const normalised = normaliseTftpPath(request.path);
     if (!normalised.ok) return { kind: 'denied', reason: normalised.reason };
-    const root = await realRoot();
-    const inside = root.endsWith(sep) ? root : root + sep;
-
+    await fs.stat(options.root); // a missing root is a configuration error: rejected, logged by the server
     let real: string;
     let st: Stats;
     try {
-      real = await fs.realpath(join(root, normalised.path));
-      if (!real.startsWith(inside)) return { kind: 'denied', reason: 'resolves outside the root' };
+      const found = await resolveConfined(options.root, normalised.path, options.symlinkTargets);
+      if (found === 'escape') return { kind: 'denied', reason: 'resolves outside the root (tftp.symlinkTargets may allow a link target)' };
+      if (found === null) return { kind: 'not-found', reason: 'ENOENT' };
+      real = found.real;
       st = await fs.stat(real);
     } catch (err) {
       return contentForError(err);

@@ -25,7 +25,7 @@ export async function startTftpService(config: Config, provisioner: Provisioner,
     clientRequestBurst: config.tftp.clientRequestBurst,
     retransmitMs: config.tftp.retransmitMs,
     maxRetries: config.tftp.maxRetries,
-    resolve: createRootResolver({ root: config.tftp.root, logger: log }),
+    resolve: createRootResolver({ root: config.tftp.root, symlinkTargets: config.tftp.symlinkTargets, logger: log }),
     onTransferEnd: (summary) => {
       try {
         provisioner.tftpTransferEnded({

@@ -115,3 +115,12 @@ test('realLocation resolves the nearest existing ancestor; contains compares who
   assert.ok(contains('/srv/a', '/srv/a/b'));
   assert.ok(!contains('/srv/a', '/srv/ab'));
 });
+
+test('tftp.symlinkTargets: never a place with secrets or the data directory; a firmware file is fine', () => {
+  for (const target of ['/', '/etc', '/etc/shadow', '/root/.ssh', '/home', '/proc/self', '/run']) {
+    assert.match(errorsOf(`tftp: {symlinkTargets: [${target}]}\n`), /rb\.yaml: tftp\.symlinkTargets\.0: .*secrets/, target);
+  }
+  assert.match(errorsOf(`dataDir: ${join(dir, 'var')}\ntftp: {symlinkTargets: [${dir}]}\n`), /tftp\.symlinkTargets\.0: .*contains dataDir/);
+  assert.match(errorsOf('tftp: {symlinkTargets: [relative/ipxe.efi]}\n'), /tftp\.symlinkTargets\.0: an absolute path/);
+  loads('tftp: {symlinkTargets: [/boot/ipxe.efi, /usr/share/ipxe]}\n');
+});

@@ -66,6 +66,25 @@ test('/ipxe/:file follows no symlink out of the firmware directory', async () =>
   assert.equal(inside.body, 'MZ efi');
 });
 
+test('/ipxe/:file follows a link out only to an allowed target (tftp.symlinkTargets)', async () => {
+  const allowed = await buildApp({
+    provisioner: testProvisioner().provisioner,
+    assetsDir: assets,
+    firmwareDir: firmware,
+    firmwareSymlinkTargets: [join(base, 'outside', 'secret.key')],
+    logger: silentLogger(),
+    operator: { defaultMetrics: false },
+  });
+  try {
+    const res = await allowed.inject('/ipxe/ipxe.efi');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.body, 'CA PRIVATE KEY');
+  } finally {
+    await allowed.close();
+  }
+  assert.equal((await app.inject('/ipxe/ipxe.efi')).statusCode, 404);
+});
+
 test('confinedPath: missing is null, outside is an escape, inside is relative to the real root', async () => {
   assert.equal(await confinedPath(assets, 'os/missing'), null);
   assert.equal(await confinedPath(assets, 'os/leak'), 'escape');

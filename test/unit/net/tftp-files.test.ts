@@ -75,6 +75,23 @@ describe('tftp root resolver: confinement', () => {
     assert.equal(kindOf(await resolve(request('escape'))), 'denied');
   });
 
+  it('follows a link out of the root only to a target named in symlinkTargets (file or directory)', async () => {
+    await mkdir(join(base, 'firmware'), { recursive: true });
+    await writeFile(join(base, 'firmware', 'ipxe.efi'), 'debian efi');
+    await writeFile(join(base, 'firmware', 'other.efi'), 'other');
+    await symlink(join(base, 'firmware', 'ipxe.efi'), join(root, 'debian-ipxe.efi'));
+    await symlink(join(base, 'firmware', 'other.efi'), join(root, 'other.efi'));
+    const refused = createRootResolver({ root, logger: silentLogger() });
+    assert.equal(kindOf(await refused(request('debian-ipxe.efi'))), 'denied');
+    const byFile = createRootResolver({ root, logger: silentLogger(), symlinkTargets: [join(base, 'firmware', 'ipxe.efi')] });
+    assert.equal(kindOf(await byFile(request('debian-ipxe.efi'))), 'buffer:debian efi');
+    assert.equal(kindOf(await byFile(request('other.efi'))), 'denied');
+    assert.equal(kindOf(await byFile(request('escape'))), 'denied');
+    const byDir = createRootResolver({ root, logger: silentLogger(), symlinkTargets: [join(base, 'firmware'), join(base, 'no-such-dir')] });
+    assert.equal(kindOf(await byDir(request('other.efi'))), 'buffer:other');
+    assert.equal(kindOf(await byDir(request('escape'))), 'denied');
+  });
+
   it('refuses files above maxFileBytes', async () => {
     const resolve = createRootResolver({ root, logger: silentLogger(), maxFileBytes: 3 });
     assert.equal(kindOf(await resolve(request('undionly.kpxe'))), 'denied');
