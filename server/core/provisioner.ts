@@ -256,10 +256,15 @@ export class Provisioner {
   machineScript(query: { mac?: string; uuid?: string; clientIp: string }): Outcome<string> {
     const mac = query.mac === undefined ? null : normaliseMac(query.mac);
     return this.store.transaction(() => {
-      const machine = (mac && this.store.machineByMac(mac)) || (query.uuid ? this.store.machineByUuid(query.uuid) : null);
+      // A registered MAC is the identity that gets secrets; a UUID alone (no MAC sent) still needs the
+      // machine's own address. A known UUID on an unknown NIC is only a hint (issue 17: a cloned
+      // SMBIOS UUID, or a second NIC of the machine).
+      const byUuid = query.uuid ? this.store.machineByUuid(query.uuid) : null;
+      const machine = mac ? this.store.machineByMac(mac) : byUuid;
       if (!machine) {
-        const message = `no machine with MAC ${query.mac ?? '?'} / UUID ${query.uuid ?? '?'} in the inventory`;
-        this.append(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp }, mac ?? undefined);
+        const hint = byUuid ? `; its UUID matches ${byUuid.name}: if this NIC is that machine's, add the MAC to it` : '';
+        const message = `no machine with MAC ${query.mac ?? '?'} / UUID ${query.uuid ?? '?'} in the inventory${hint}`;
+        this.append(null, 'discovered', `iPXE script requested by unknown machine: ${message}`, { clientIp: query.clientIp, ...(byUuid ? { uuidMatches: byUuid.name } : {}) }, mac ?? undefined);
         // sites that keep their own DHCP see unknown machines only here
         if (mac) this.store.noteDiscovered(mac, { source: 'ipxe', uuid: query.uuid === undefined ? null : normaliseUuid(query.uuid), clientIp: query.clientIp }, this.clock.now());
         return { ok: true, value: this.renderer.bootScript('unknown', { mac: mac ?? 'unknown', message: ipxeSafeText(message) }) };

@@ -97,3 +97,22 @@ test('a discovered UUID is the one iPXE sends as ${uuid}: adding a machine with 
   assert.doesNotMatch(script.ok ? script.value : '', /no machine/);
   assert.equal(store.listEvents({ machineId: machine.id }).at(-1)?.type, 'ipxe');
 });
+
+test('a UUID match on an unregistered MAC is a hint, never the registered machine (issue 17)', () => {
+  const { provisioner, store } = setup();
+  const uuid = '12345678-1234-5678-9abc-def012345678';
+  const machine = provisioner.registerMachine({ name: 'owner', macs: ['52:54:00:99:00:97'], ip: '10.99.0.50', role: 'dev', uuid });
+  const before = store.listEvents({ machineId: machine.id }).length;
+  // a cloned UUID, or the machine's unregistered first NIC, even from the machine's own address
+  const script = provisioner.machineScript({ mac: '52:54:00:99:00:66', uuid, clientIp: '10.99.0.50' });
+  assert.equal(script.ok, true);
+  assert.match(script.ok ? script.value : '', /no machine with MAC 52:54:00:99:00:66/);
+  assert.doesNotMatch(script.ok ? script.value : '', /boot\/|kernel|cloud-config/);
+  assert.equal(store.machineById(machine.id)?.bootToken ?? null, null);
+  assert.equal(store.listEvents({ machineId: machine.id }).length, before);
+  const event = store.listEvents({}).filter((e) => e.machineId === null).at(-1);
+  assert.match(event?.message ?? '', /its UUID matches owner: if this NIC is that machine's, add the MAC to it/);
+  // the registered NIC still boots
+  const own = provisioner.machineScript({ mac: '52:54:00:99:00:97', uuid, clientIp: '10.99.0.50' });
+  assert.match(own.ok ? own.value : '', /kernel/);
+});
