@@ -6,6 +6,7 @@ import { decodeDhcp } from '../protocol/dhcp/decode.js';
 import { encodeDhcp } from '../protocol/dhcp/encode.js';
 import { messageType } from '../protocol/dhcp/options.js';
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
+import { DuplicateFilter } from './duplicate-filter.js';
 import { closeSocket } from './udp.js';
 
 export interface DhcpReplyPlan {
@@ -55,6 +56,11 @@ export interface DhcpListenerOptions {
    * net.core.rmem_max). A deep buffer absorbs bursts while a batch commits. Default: the kernel's.
    */
   readonly recvBufferSize?: number;
+  /**
+   * The same bytes from the same source within this many ms are a duplicate delivery: counted as
+   * ignored (`duplicate`), not answered, logged once a minute. Default 250; 0 answers every copy.
+   */
+  readonly duplicateWindowMs?: number;
 }
 
 /** Per message type: how its packets ended. */
@@ -97,6 +103,7 @@ export interface DhcpListener {
 }
 
 const MAX_ROGUE_IDS = 64;
+const DUPLICATE_LOG_INTERVAL_MS = 60_000;
 const MAX_REASONS = 64;
 
 export function emptyDhcpStats(): DhcpListenerStats {
@@ -114,6 +121,8 @@ function isReplyPlan(result: DhcpReplyPlan | DhcpNoReply): result is DhcpReplyPl
 export async function startDhcpListener(options: DhcpListenerOptions): Promise<DhcpListener> {
   const { logger } = options;
   const stats = emptyDhcpStats();
+  const duplicates = new DuplicateFilter({ windowMs: options.duplicateWindowMs ?? 250 });
+  let duplicateLoggedAt = -Infinity;
 
   const typeStats = (packet: DhcpPacket): DhcpTypeStats => {
     const name = packet.op === BOOTP_REQUEST ? messageTypeName(messageType(packet)) : packet.op === 2 ? 'BOOTREPLY' : `op-${packet.op}`;
@@ -190,6 +199,15 @@ export async function startDhcpListener(options: DhcpListenerOptions): Promise<D
     const packet = decoded.packet;
     const source: Endpoint = { address: rinfo.address, port: rinfo.port };
     const entry = typeStats(packet);
+    if (packet.op === BOOTP_REQUEST && duplicates.isDuplicate(`${rinfo.address}:${rinfo.port}:${localPort}`, msg)) {
+      countIgnored(entry, 'duplicate');
+      const now = performance.now();
+      if (now - duplicateLoggedAt >= DUPLICATE_LOG_INTERVAL_MS) {
+        duplicateLoggedAt = now;
+        logger.warn({ mac: packet.mac, xid: packet.xid, from: `${rinfo.address}:${rinfo.port}` }, 'dhcp: the same packet arrived twice (this segment delivers packets twice: a bridge loop or mirror port?); answering the first copy only (logged once a minute; counted as ignored, reason duplicate)');
+      }
+      return;
+    }
     let result: DhcpHandlerResult | Promise<DhcpHandlerResult>;
     try {
       result = options.handle(packet, source, { localPort });

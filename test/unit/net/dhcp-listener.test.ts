@@ -33,7 +33,8 @@ describe('startDhcpListener (loopback)', () => {
   };
 
   before(async () => {
-    listener = await startDhcpListener({ address: '127.0.0.1', port: 0, pxePort: 0, logger: silentLogger(), handle });
+    // this suite sends byte-identical requests back to back on purpose: duplicate filtering is tested below
+    listener = await startDhcpListener({ address: '127.0.0.1', port: 0, pxePort: 0, logger: silentLogger(), handle, duplicateWindowMs: 0 });
     client = createSocket('udp4');
     await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
   });
@@ -115,5 +116,44 @@ describe('startDhcpListener lifecycle', () => {
     const again = await startDhcpListener({ address: '127.0.0.1', port, logger: silentLogger(), handle: () => null });
     await again.close();
     await assert.rejects(startDhcpListener({ address: '203.0.113.1', port: 0, logger: silentLogger(), handle: () => null }), /EADDRNOTAVAIL/);
+  });
+});
+
+describe('startDhcpListener: a packet delivered twice is answered once (issue 17)', () => {
+  it('drops the second copy of the same bytes from the same source, counts it, and answers later copies and other packets', async () => {
+    let handled = 0;
+    const handle: DhcpHandler = (packet, source) => {
+      handled += 1;
+      return { reply: { ...replyHeader(packet), yiaddr: '10.98.0.11', options: new Map([[53, Buffer.of(DhcpMessageType.Offer)]]) }, destination: source };
+    };
+    const listener = await startDhcpListener({ address: '127.0.0.1', port: 0, logger: silentLogger(), handle, duplicateWindowMs: 250 });
+    const client = createSocket('udp4');
+    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+    const replies: number[] = [];
+    client.on('message', (msg: Buffer) => {
+      const decoded = decodeDhcp(msg);
+      if (decoded.ok) replies.push(decoded.packet.xid);
+    });
+    try {
+      const first = encodeDhcp(requestPacket({ xid: 41 }));
+      client.send(first, listener.port, '127.0.0.1');
+      client.send(first, listener.port, '127.0.0.1');
+      client.send(encodeDhcp(requestPacket({ xid: 42 })), listener.port, '127.0.0.1');
+      const deadline = Date.now() + 5000;
+      while (replies.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100)); // a wrong second reply to xid 41 would arrive by now
+      assert.deepEqual(replies.sort(), [41, 42]);
+      assert.equal(handled, 2);
+      assert.equal(listener.stats.ignoredByReason.duplicate, 1);
+      assert.equal(listener.stats.received, 3);
+      // the same bytes once the window has passed are a retransmission: answered
+      await new Promise((r) => setTimeout(r, 400));
+      client.send(first, listener.port, '127.0.0.1');
+      while (replies.length < 3 && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(replies.sort(), [41, 41, 42]);
+    } finally {
+      client.close();
+      await listener.close();
+    }
   });
 });
