@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'dhcp-ignored',
   'dhcp-rogue-server',
   'firmware-loaded',
+  'boot-file-failed',
   'ipxe',
   'booting',
   'configured',

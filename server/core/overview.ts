@@ -20,7 +20,7 @@ export interface MachineSummary {
   readonly problem: EventBrief | null;
 }
 
-export const PROBLEM_EVENTS = ['failed', 'stuck', 'render-failed', 'power-failed'] as const;
+export const PROBLEM_EVENTS = ['failed', 'stuck', 'render-failed', 'power-failed', 'boot-file-failed'] as const;
 
 export const EMPTY_SUMMARY: MachineSummary = { lastEvent: null, progress: null, problem: null };
 

@@ -491,7 +491,11 @@ export class Provisioner {
     });
   }
 
-  /** A TFTP transfer finished: a completed download of a boot file means the firmware loaded it. */
+  /**
+   * A TFTP transfer finished: a completed download of a boot file means the firmware loaded it; a
+   * missing or refused file, or firmware that stopped answering, is where its boot ends (issue 17:
+   * the timeline must not simply stop). Aborts are normal (iPXE probes tsize, then aborts).
+   */
   tftpTransferEnded(summary: { path: string; clientIp: string; bytes: number; durationMs: number; result: string; reason?: string }): void {
     this.store.transaction(() => {
       const machine = this.machineForIp(summary.clientIp);
@@ -502,8 +506,27 @@ export class Provisioner {
           bytes: summary.bytes,
           durationMs: summary.durationMs,
         });
+      } else if (summary.result === 'timeout' || summary.result === 'error') {
+        this.noteBootFileFailed(machine, 'tftp', summary.path, summary.reason ?? summary.result);
       }
     });
+  }
+
+  /** A boot file requested over HTTP (UEFI HTTP boot) that is not served: on the timeline of the machine at that address. */
+  bootFileFailed(clientIp: string, via: 'tftp' | 'http', path: string, reason: string): void {
+    this.store.transaction(() => {
+      const machine = this.machineForIp(sourceAddress(clientIp));
+      if (machine) this.noteBootFileFailed(machine, via, path, reason);
+    });
+  }
+
+  /** A boot file the machine could not get: once per file per minute on its timeline (firmware retries fast). */
+  private noteBootFileFailed(machine: Machine, via: 'tftp' | 'http', path: string, reason: string): void {
+    const [last] = this.store.listEvents({ machineId: machine.id, limit: 1, newest: true });
+    const now = this.clock.now();
+    if (last?.type === 'boot-file-failed' && last.data?.['path'] === path && now - last.at < 60_000) return;
+    const hint = /not-found/.test(reason) ? ' (not on the server: see dhcp.bootFiles and tftp.root)' : /denied/.test(reason) ? ' (refused by the server)' : '';
+    this.append(machine, 'boot-file-failed', `${via.toUpperCase()} ${path}: ${reason}${hint}`, { path, via, reason });
   }
 
   private machineForIp(ip: string): Machine | null {

@@ -28,7 +28,7 @@ export interface BootRoutesOptions {
   /** Per-source rate limit on the routes that write (write-limit.ts); absent: none. */
   readonly writeLimit?: WriteLimit;
   /** Counts requests refused because their file resolves outside its directory (for /metrics). */
-  readonly stats?: { pathEscapes: number };
+  readonly stats?: { pathEscapes: number; firmwareNotFound: number };
 }
 
 /**
@@ -41,7 +41,7 @@ export async function confinedPath(root: string, path: string, symlinkTargets: r
 
 export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
   const { provisioner, assetsDir, firmwareDir } = options;
-  const stats = options.stats ?? { pathEscapes: 0 };
+  const stats = options.stats ?? { pathEscapes: 0, firmwareNotFound: 0 };
   // files of imported mirror versions are served only while they match their manifest
   const verifier = new AssetVerifier(assetsDir);
   // file bodies (kernel, initrd, /assets, iPXE over HTTP) come from one shared chunk cache (bench/http)
@@ -62,7 +62,11 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(efi|kpxe|pxe|lkrn)$/.test(file)) return reply.code(404).send('not an iPXE binary\n');
     const found = await confinedPath(firmwareDir, file, options.firmwareSymlinkTargets);
     if (found === 'escape') stats.pathEscapes += 1;
-    if (found === null || found === 'escape') return reply.code(404).send(`${file} is not in ${firmwareDir}\n`);
+    if (found === null || found === 'escape') {
+      stats.firmwareNotFound += 1;
+      provisioner.bootFileFailed(request.ip, 'http', `/ipxe/${file}`, found === null ? 'not-found' : 'denied: resolves outside the firmware directory');
+      return reply.code(404).send(`${file} is not in ${firmwareDir}\n`);
+    }
     return reply.sendFile(found.path, found.root);
   });
 

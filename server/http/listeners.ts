@@ -52,12 +52,14 @@ export interface ConnectionStats {
   timedOut: number;
   /** /assets or /ipxe requests refused because the file resolves outside its directory (boot-routes.ts). */
   pathEscapes: number;
+  /** /ipxe/:file requests for a binary that is not there (or is refused): the firmware's boot ends. */
+  firmwareNotFound: number;
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export class HttpListeners {
-  readonly stats: ConnectionStats = { accepted: 0, open: 0, refusedPerClient: 0, refusedTotal: 0, timedOut: 0, pathEscapes: 0 };
+  readonly stats: ConnectionStats = { accepted: 0, open: 0, refusedPerClient: 0, refusedTotal: 0, timedOut: 0, pathEscapes: 0, firmwareNotFound: 0 };
   /** With TLS: the plain-HTTP server for the machines (listen it yourself: listenPlain). */
   plain: Server | null = null;
   private readonly perClient = new Map<string, number>();

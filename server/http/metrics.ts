@@ -177,6 +177,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
     { refusedPerClient: 'per-client', refusedTotal: 'total' },
   );
   fromStats('counter', 'rackboot_http_request_timeouts_total', 'requests closed because their headers or body came too slowly (http.limits)', connections, 'timedOut');
+  fromStats('counter', 'rackboot_http_firmware_not_found_total', 'UEFI HTTP boot requests (/ipxe/<file>) for a binary that is not served: the firmware stops there (the machine timeline has a boot-file-failed event)', connections, 'firmwareNotFound');
   fromStats('counter', 'rackboot_http_path_escapes_total', 'requests for /assets or /ipxe files that resolve (symlinks included) outside their directory: refused', connections, 'pathEscapes');
   fromStats('gauge', 'rackboot_http_event_streams', 'open event streams (/api/v1/events/stream)', streams, 'open');
   byKey(
