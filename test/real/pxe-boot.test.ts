@@ -4,6 +4,7 @@
  *   1. SeaBIOS + the NIC's iPXE ROM: DHCP -> HTTP script -> kernel + initrd -> callback
  *   2. SeaBIOS, the ROM's iPXE told to chainload rackboot's undionly.kpxe over TFTP first
  *   3. OVMF's native UEFI PXE client -> TFTP snponly.efi -> HTTP -> callback
+ *   4. the same with Debian's ipxe.efi, a symlink out of /usr/lib/ipxe that tftp.symlinkTargets allows
  * Needs root, QEMU, iPXE ROMs, OVMF and the test OS (built on first use); skips saying what is missing.
  */
 import assert from 'node:assert/strict';
@@ -56,6 +57,9 @@ describe('real firmware PXE-boots from rackboot to the OS callback', { skip: ski
     /** null: no role, the machine gets the boot menu */
     role?: string | null;
     menuDefault?: string;
+    /** extra YAML under tftp: and dhcp: */
+    tftp?: string;
+    dhcp?: string;
   }) {
     const dir = mkdtempSync(join(work, `${options.label}-`));
     const ip = lab.hostAddress(options.hostNumber);
@@ -67,11 +71,11 @@ describe('real firmware PXE-boots from rackboot to the OS callback', { skip: ski
 log: { level: debug }
 server: { address: ${server} }
 http: { listen: ${server}, port: 8080 }
-tftp: { listen: ${server}, port: 69 }
+tftp: { listen: ${server}, port: 69${options.tftp ?? ''} }
 dhcp:
   enabled: true
   chainloadEmbeddedIpxe: ${options.chainloadEmbeddedIpxe}
-  subnets: [{ cidr: ${lab.subnet}, gateway: ${server}, dns: [${server}], leaseSeconds: 600 }]
+${options.dhcp ?? ''}  subnets: [{ cidr: ${lab.subnet}, gateway: ${server}, dns: [${server}], leaseSeconds: 600 }]
 boot:
   assetsDir: ${testOs.dir}
   os: { name: test-os, kernel: vmlinuz, initrds: [initrd.img], args: [rackboot.test.poweroff] }
@@ -137,6 +141,21 @@ boot:
     assertSequence(result.events, ['dhcp', 'firmware-loaded', 'dhcp', 'ipxe', 'booting', 'booted', 'configured', 'ready']);
     assert.match(result.events.find((e) => e.type === 'firmware-loaded')?.message ?? '', /snponly\.efi/);
     assertLease(result.db, '52:54:00:99:00:13', result.ip, result.events);
+  });
+
+  test("OVMF native UEFI PXE -> TFTP Debian's ipxe.efi (a symlink to /boot, allowed by tftp.symlinkTargets) -> HTTP -> callback", async () => {
+    const result = await bootOnce({
+      label: 'uefi-ipxe-efi',
+      firmware: 'uefi-pxe',
+      mac: '52:54:00:99:00:15',
+      hostNumber: 15,
+      chainloadEmbeddedIpxe: false,
+      tftp: ', root: /usr/lib/ipxe, symlinkTargets: [/boot/ipxe.efi]',
+      dhcp: '  bootFiles: { efiX64: ipxe.efi }\n',
+    });
+    assertSequence(result.events, ['dhcp', 'firmware-loaded', 'dhcp', 'ipxe', 'booting', 'booted', 'configured', 'ready']);
+    assert.match(result.events.find((e) => e.type === 'firmware-loaded')?.message ?? '', /ipxe\.efi/);
+    assertLease(result.db, '52:54:00:99:00:15', result.ip, result.events);
   });
 });
 
