@@ -20,6 +20,7 @@ import { encodeDhcp } from '../../server/protocol/dhcp/encode.js';
 import { bootfileName, ipv4Value, messageType, serverId, textValue, uint16Value } from '../../server/protocol/dhcp/options.js';
 import { chaddrFromMac, type DhcpPacket } from '../../server/protocol/dhcp/packet.js';
 import { encodeSubOptions } from '../../server/protocol/dhcp/pxe-options.js';
+import { swapUuidFields } from '../../server/core/uuid-match.js';
 import type { SimFirmware, SimMachine } from './plan.js';
 
 export type DhcpStage = 'firmware' | 'ipxe';
@@ -29,8 +30,9 @@ const PRL_BIOS_ROM = [1, 2, 3, 4, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 
 const PRL_OVMF = [1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135];
 const PRL_IPXE = [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203];
 
+/** Option 97 as firmware sends it: type 0, then the SMBIOS byte order (first three fields little-endian). */
 function uuidBytes(uuid: string): Buffer {
-  return Buffer.concat([Buffer.of(0), Buffer.from(uuid.replaceAll('-', ''), 'hex')]);
+  return Buffer.concat([Buffer.of(0), swapUuidFields(Buffer.from(uuid.replaceAll('-', ''), 'hex'))]);
 }
 
 /** iPXE's option 175: version, bus id and the features a stock undionly.kpxe / snponly.efi reports. */
