@@ -557,9 +557,15 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     assert.equal((await listFacts()).scrollTop, scrolled, 'the list kept its place');
     assert.equal(await page.locator('tr[data-name="bulk-1999"]').getAttribute('aria-selected'), 'true');
     await screenshot('dashboard-5000-1440-detail.png');
+    // with the panel open, it follows the cursor
+    await page.keyboard.press('k');
+    await until('the panel of the row above', async () => (await page.locator('#detail .detail-head h2').innerText()) === 'bulk-1998');
     await page.keyboard.press('Escape');
     await page.waitForSelector('#detail', { state: 'hidden' });
-    assert.equal(await focused(), 'bulk-1999', 'the focus is back on the row');
+    assert.equal(await focused(), 'bulk-1998', 'the focus is back on the row');
+    const cursorRow = await page.locator('tr[data-name="bulk-1998"]').boundingBox();
+    const scroller = await page.locator('#machines-scroll').boundingBox();
+    assert.ok(cursorRow && scroller && cursorRow.y >= scroller.y && cursorRow.y + cursorRow.height <= scroller.y + scroller.height + 1, `the cursor's row is inside the list: ${JSON.stringify({ cursorRow, scroller })}`);
     // a click far down the list opens that machine's panel, also on screen
     await page.keyboard.press('Home');
     await page.fill('#search', '');

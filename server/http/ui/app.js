@@ -173,7 +173,7 @@ function listChanged() {
 
 function refreshShown() {
   if (list.sorted === null) list.sorted = [...state.machines.values()].sort((a, b) => byName.compare(a.name, b.name));
-  else list.sorted = list.sorted.map((m) => state.machines.get(m.id) ?? m);
+  else list.sorted = list.sorted.map((m) => state.machines.get(m.id)).filter(Boolean);
   const filter = machineFilter({ state: state.stateFilter, role: state.roleFilter, labels: state.labelFilter, search: state.search });
   list.filterError = filter.ok ? null : filter.error;
   list.shown = filter.ok ? list.sorted.filter(filter.test) : list.sorted;
@@ -225,8 +225,8 @@ function renderMachines() {
   if (focused && !focused.isConnected) document.getElementById(focused.id)?.focus({ preventScroll: true });
   // the roving tab stop: the cursor's row, else the first one drawn
   if (!rows.some((row) => row.tabIndex === 0) && rows[0]) rows[0].tabIndex = 0;
-  const measured = rows[0]?.offsetHeight;
-  if (measured && Math.abs(measured - rowHeight) > 0.5) {
+  const measured = rows[0]?.getBoundingClientRect().height;
+  if (measured && Math.abs(measured - rowHeight) > 0.01) {
     rowHeight = measured;
     scheduleRender();
   }
@@ -265,7 +265,24 @@ function moveCursor(delta) {
   state.cursor = list.shown[index].id;
   scrollToIndex(index);
   renderMachines();
+  revealCursor();
   focusCursor();
+  // with the panel open it follows the cursor
+  if (state.selected !== null && state.selected !== state.cursor) select(state.cursor);
+}
+
+/** Corrects the estimate of scrollToIndex with where the drawn row really is. */
+function revealCursor() {
+  const row = document.getElementById(`machine-${state.cursor}`);
+  if (!row) return;
+  const scroller = $('machines-scroll');
+  const view = scroller.getBoundingClientRect();
+  const top = view.top + $('machines').tHead.offsetHeight;
+  const box = row.getBoundingClientRect();
+  const shift = box.top < top ? box.top - top : box.bottom > view.top + scroller.clientHeight ? box.bottom - (view.top + scroller.clientHeight) : 0;
+  if (Math.abs(shift) < 1) return;
+  scroller.scrollTop += shift;
+  renderMachines();
 }
 
 /** Scrolls the list just enough that row `index` is inside it, below the sticky header. */
@@ -345,7 +362,7 @@ function renderDiscovered() {
   const capped = state.discovered.length >= MAX_DISCOVERED;
   $('discovered-more').hidden = state.discoveredNext === null || capped;
   $('discovered-note').textContent =
-    state.discovered.length === 0 ? '' : `${state.discovered.length} shown, newest first${capped && state.discoveredNext !== null ? ` (the table stops at ${MAX_DISCOVERED}: use rackboot machines discovered)` : state.discoveredNext === null ? '' : ', more below'}`;
+    state.discovered.length === 0 ? '' : `${state.discovered.length} shown, newest first${capped && state.discoveredNext !== null ? ` (the table stops at ${MAX_DISCOVERED}; GET /api/v1/discovered pages through the rest)` : state.discoveredNext === null ? '' : ', more below'}`;
 }
 
 // ---------- the detail panel: facts, actions, timeline ----------
