@@ -225,8 +225,9 @@ function renderMachines() {
   if (focused && !focused.isConnected) document.getElementById(focused.id)?.focus({ preventScroll: true });
   // the roving tab stop: the cursor's row, else the first one drawn
   if (!rows.some((row) => row.tabIndex === 0) && rows[0]) rows[0].tabIndex = 0;
-  const measured = rows[0]?.getBoundingClientRect().height;
-  if (measured && Math.abs(measured - rowHeight) > 0.01) {
+  // the mean of the drawn rows (the CSS gives them one height; the mean keeps a stray one from moving the list)
+  const measured = rows.length > 0 ? (rows.at(-1).getBoundingClientRect().bottom - rows[0].getBoundingClientRect().top) / rows.length : 0;
+  if (measured && Math.abs(measured - rowHeight) > 0.05) {
     rowHeight = measured;
     scheduleRender();
   }
