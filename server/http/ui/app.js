@@ -221,10 +221,16 @@ function renderMachines() {
     else body.insertBefore(row, at ?? null);
   });
   while (body.children.length > wanted.length) body.lastElementChild.remove();
-  // a rebuilt row (selected, flashed, changed) takes the focus over from the one it replaced
-  if (focused && !focused.isConnected) document.getElementById(focused.id)?.focus({ preventScroll: true });
-  // the roving tab stop: the cursor's row, else the first one drawn
-  if (!rows.some((row) => row.tabIndex === 0) && rows[0]) rows[0].tabIndex = 0;
+  // a rebuilt row (selected, flashed, changed) takes the focus over from the one it replaced; the
+  // focused row is the cursor's (focusin), unless the cursor has just moved on: then it goes there
+  if (focused && !focused.isConnected) document.getElementById(`machine-${state.cursor}`)?.focus({ preventScroll: true });
+  // the roving tab stop: the cursor's row, else the first one in view
+  const inView = Math.floor(($('machines-scroll').scrollTop - $('machines').tHead.offsetHeight) / rowHeight) - first + 1;
+  const stop = rows.some((row) => row.id === `machine-${state.cursor}`) ? `machine-${state.cursor}` : rows[Math.min(rows.length - 1, Math.max(0, inView))]?.id;
+  for (const row of rows) {
+    const tabIndex = row.id === stop ? 0 : -1;
+    if (row.tabIndex !== tabIndex) row.tabIndex = tabIndex;
+  }
   // the mean of the drawn rows (the CSS gives them one height; the mean keeps a stray one from moving the list)
   const measured = rows.length > 0 ? (rows.at(-1).getBoundingClientRect().bottom - rows[0].getBoundingClientRect().top) / rows.length : 0;
   if (measured && Math.abs(measured - rowHeight) > 0.05) {
@@ -830,6 +836,14 @@ function init() {
     listChanged();
   });
   $('discovered-more').addEventListener('click', () => void loadMoreDiscovered());
+  // Tab into the list: the focused row becomes the cursor
+  $('machines').tBodies[0].addEventListener('focusin', (e) => {
+    const id = Number(e.target.closest?.('tr[data-id]')?.dataset.id);
+    if (Number.isInteger(id) && id !== state.cursor) {
+      state.cursor = id;
+      scheduleRender();
+    }
+  });
   // scrolling draws the rows that came into view, nothing else
   let windowQueued = false;
   const drawWindow = () => {
