@@ -113,7 +113,8 @@ function machineRow(m) {
         select(m.id);
       },
     },
-    h('td', { class: 'name', title: m.name }, m.name),
+    // the IP under the name shows only on narrow screens, where the IP column does not
+    h('td', { class: 'name', title: m.name }, m.name, h('div', { class: 'sub mono small muted' }, m.ip ?? '')),
     h('td', { class: 'mono small col-macs' }, m.macs[0] ?? '', more),
     h('td', { class: 'mono small col-bmc' }, m.bmcAddress ?? h('span', { class: 'muted' }, '–')),
     h('td', { class: 'mono col-ip' }, m.ip ?? h('span', { class: 'muted' }, '–')),
