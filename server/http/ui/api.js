@@ -42,8 +42,15 @@ export async function api(method, path, body) {
   } catch {
     data = null;
   }
-  if (!response.ok) throw new ApiError(data?.error ?? `${response.status} ${response.statusText}`, response.status);
+  if (!response.ok) throw new ApiError(errorMessage(data) ?? `${response.status} ${response.statusText}`, response.status);
   return data;
+}
+
+/** `{error: "…"}`, `{error: {message}}` or `{message}`: whichever shape the API answers with. */
+function errorMessage(data) {
+  if (typeof data?.error === 'string') return data.error;
+  if (typeof data?.error?.message === 'string') return data.error.message;
+  return typeof data?.message === 'string' ? data.message : null;
 }
 
 export const ref = (machine) => encodeURIComponent(machine.name);

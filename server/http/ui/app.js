@@ -1,23 +1,30 @@
-/* global document, window, EventSource, requestAnimationFrame */
+/* global document, window, EventSource, requestAnimationFrame, Element */
 /**
  * rackboot's dashboard: the machines table with counts by state, a machine's timeline, the
  * operator's actions, live over Server-Sent Events. Plain ES modules, no build step.
  */
 import { api, ApiError, getToken, ref, setToken } from './api.js';
 import { ago, clock, fullTime, h } from './dom.js';
+import { machineFilter, NO_ROLE } from './filter.js';
 
 const STATE_ORDER = ['failed', 'stuck', 'installing', 'powering-on', 'dhcp', 'firmware-loaded', 'ipxe', 'booting', 'configured', 'booted', 'installed', 'ready', 'registered', 'discovered'];
 
 const state = {
   /** @type {Map<number, any>} */ machines: new Map(),
   discovered: [],
+  /** the cursor of the next page of discovered clients; null: none */
+  discoveredNext: /** @type {string | null} */ (null),
   bmcs: [],
   plan: /** @type {any} */ (null),
   overview: { roles: [], bootModes: ['install', 'memory'], power: { configured: false, reason: null } },
   selected: /** @type {number | null} */ (null),
+  /** the row j/k and the arrows move, Enter opens */
+  cursor: /** @type {number | null} */ (null),
   timeline: [],
   timelineFor: /** @type {number | null} */ (null),
   stateFilter: /** @type {string | null} */ (null),
+  roleFilter: /** @type {string | null} */ (null),
+  labelFilter: '',
   search: '',
   flash: new Set(),
 };
@@ -42,11 +49,15 @@ function stateBadge(s) {
   return h('span', { class: `badge state-${s}` }, s);
 }
 
+let countsKey = '';
 function renderCounts() {
   const counts = new Map();
   for (const m of state.machines.values()) counts.set(m.state, (counts.get(m.state) ?? 0) + 1);
+  const key = `${state.stateFilter}|${state.machines.size}|${[...counts].join(',')}`;
+  if (key === countsKey) return;
+  countsKey = key;
   const chips = [
-    h('button', { type: 'button', class: `chip total${state.stateFilter === null ? ' active' : ''}`, onclick: () => setFilter(null) }, h('b', null, state.machines.size), ' machines'),
+    h('button', { type: 'button', class: `chip total${state.stateFilter === null ? ' active' : ''}`, 'aria-pressed': String(state.stateFilter === null), onclick: () => setFilter(null) }, h('b', null, state.machines.size), ' machines'),
   ];
   for (const s of STATE_ORDER) {
     const n = counts.get(s) ?? 0;
@@ -54,7 +65,7 @@ function renderCounts() {
     chips.push(
       h(
         'button',
-        { type: 'button', class: `chip state-${s}${n === 0 ? ' zero' : ''}${state.stateFilter === s ? ' active' : ''}`, title: `show only ${s} machines`, data: { state: s }, onclick: () => setFilter(state.stateFilter === s ? null : s) },
+        { type: 'button', class: `chip state-${s}${n === 0 ? ' zero' : ''}${state.stateFilter === s ? ' active' : ''}`, 'aria-pressed': String(state.stateFilter === s), title: `show only ${s} machines`, data: { state: s }, onclick: () => setFilter(state.stateFilter === s ? null : s) },
         h('b', null, n),
         ` ${s}`,
       ),
@@ -65,17 +76,7 @@ function renderCounts() {
 
 function setFilter(s) {
   state.stateFilter = s;
-  scheduleRender();
-}
-
-/** Every word of the search must match some field; MACs also match as 52-54-00-… and 525400…. */
-function matches(m) {
-  if (state.stateFilter !== null && m.state !== state.stateFilter) return false;
-  const words = state.search.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  if (words.length === 0) return true;
-  const macForms = m.macs.flatMap((mac) => [mac, mac.replace(/:/g, '-'), mac.replace(/:/g, '')]);
-  const fields = [m.name, m.ip, m.bmcAddress, m.role, m.state, ...macForms].filter((v) => typeof v === 'string').map((v) => v.toLowerCase());
-  return words.every((word) => fields.some((field) => field.includes(word)));
+  listChanged();
 }
 
 function progressCell(m) {
@@ -94,22 +95,27 @@ function progressCell(m) {
   );
 }
 
+/** One row, two lines at most: every row has the same height, so the list can be virtualised. */
 function machineRow(m) {
   const problem = (m.state === 'failed' || m.state === 'stuck') && m.problem ? m.problem : null;
   const last = m.lastEvent;
-  const row = h(
+  const more = m.macs.length > 1 ? h('span', { class: 'muted', title: m.macs.join(', ') }, ` +${m.macs.length - 1}`) : null;
+  return h(
     'tr',
     {
-      class: [`row-${m.state}`, state.selected === m.id ? 'selected' : '', state.flash.has(m.id) ? 'flash' : ''].join(' ').trim(),
-      tabindex: 0,
+      class: [`m row-${m.state}`, state.selected === m.id ? 'selected' : '', state.cursor === m.id ? 'cursor' : '', state.flash.has(m.id) ? 'flash' : ''].join(' ').trim(),
+      id: `machine-${m.id}`,
+      tabindex: state.cursor === m.id ? 0 : -1,
+      'aria-selected': String(state.selected === m.id),
       data: { id: m.id, name: m.name, state: m.state },
-      onclick: () => select(m.id),
-      onkeydown: (e) => {
-        if (e.key === 'Enter') select(m.id);
+      onclick: () => {
+        state.cursor = m.id;
+        select(m.id);
       },
     },
-    h('td', { class: 'name' }, m.name),
-    h('td', { class: 'mono small col-macs' }, ...m.macs.flatMap((mac, i) => (i === 0 ? [mac] : [h('br'), mac]))),
+    // the IP under the name shows only on narrow screens, where the IP column does not
+    h('td', { class: 'name', title: m.name }, m.name, h('div', { class: 'sub mono small muted' }, m.ip ?? '')),
+    h('td', { class: 'mono small col-macs' }, m.macs[0] ?? '', more),
     h('td', { class: 'mono small col-bmc' }, m.bmcAddress ?? h('span', { class: 'muted' }, '–')),
     h('td', { class: 'mono col-ip' }, m.ip ?? h('span', { class: 'muted' }, '–')),
     h('td', { class: 'col-role' }, m.role ? [m.role, h('span', { class: 'muted small' }, ` ${m.bootMode === 'memory' ? 'memory' : 'install'}`)] : h('span', { class: 'muted' }, 'menu')),
@@ -123,14 +129,13 @@ function machineRow(m) {
     ),
     h('td', { class: 'install' }, progressCell(m)),
   );
-  return row;
 }
 
 /** id -> the row built for that machine object; a row is rebuilt only when what it shows changed. */
 const rowCache = new Map();
 
 function cachedRow(m) {
-  const key = `${state.selected === m.id}|${state.flash.has(m.id)}`;
+  const key = `${state.selected === m.id}|${state.flash.has(m.id)}|${state.cursor === m.id}`;
   const cached = rowCache.get(m.id);
   if (cached && cached.machine === m && cached.key === key) return cached.row;
   const row = machineRow(m);
@@ -138,25 +143,109 @@ function cachedRow(m) {
   return row;
 }
 
-function renderMachines() {
-  const all = [...state.machines.values()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  const shown = all.filter(matches);
+// ---------- the machine list: sorted and filtered once per change, drawn only where it is visible ----------
+
+const byName = new Intl.Collator('en', { numeric: true });
+/** Rows drawn beyond the visible ones, above and below, so a scroll step shows no gap. */
+const OVERSCAN = 8;
+/** Until a row is measured: the CSS gives every row this height (two lines). */
+let rowHeight = 50;
+
+const list = {
+  /** every machine, by name; rebuilt when a machine comes, goes or is renamed */
+  sorted: /** @type {any[] | null} */ (null),
+  /** the machines the filters let through, in order */
+  shown: /** @type {any[]} */ ([]),
+  /** the filters or a machine changed: `shown` is computed again on the next render */
+  dirty: true,
+  filterError: /** @type {string | null} */ (null),
+};
+
+/** A machine was added, removed or renamed: the order is computed again. */
+function orderChanged() {
+  list.sorted = null;
+  listChanged();
+}
+
+function listChanged() {
+  list.dirty = true;
+  scheduleRender();
+}
+
+function refreshShown() {
+  if (list.sorted === null) list.sorted = [...state.machines.values()].sort((a, b) => byName.compare(a.name, b.name));
+  else list.sorted = list.sorted.map((m) => state.machines.get(m.id)).filter(Boolean);
+  const filter = machineFilter({ state: state.stateFilter, role: state.roleFilter, labels: state.labelFilter, search: state.search });
+  list.filterError = filter.ok ? null : filter.error;
+  list.shown = filter.ok ? list.sorted.filter(filter.test) : list.sorted;
+  list.dirty = false;
   for (const id of rowCache.keys()) if (!state.machines.has(id)) rowCache.delete(id);
-  // move or replace only the rows that differ: 500 machines and one event touch one row
-  const body = $('machines').tBodies[0];
-  const rows = shown.map(cachedRow);
-  const keep = new Set(rows);
+  if (state.cursor !== null && !list.shown.some((m) => m.id === state.cursor)) state.cursor = null;
+}
+
+function spacer(kind) {
+  return h('tr', { class: `spacer spacer-${kind}`, 'aria-hidden': 'true' }, h('td', { colspan: 8 }));
+}
+const spacers = { top: null, bottom: null };
+
+/** The rows inside the scrolled window of the list (and OVERSCAN more each side). */
+function visibleRange() {
+  const scroller = $('machines-scroll');
+  const head = $('machines').tHead.offsetHeight;
+  const first = Math.max(0, Math.floor((scroller.scrollTop - head) / rowHeight) - OVERSCAN);
+  const count = Math.ceil(scroller.clientHeight / rowHeight) + 2 * OVERSCAN;
+  return { first, last: Math.min(list.shown.length, first + count) };
+}
+
+function renderMachines() {
+  if (list.dirty) refreshShown();
+  const { first, last } = visibleRange();
+  const rows = list.shown.slice(first, last).map(cachedRow);
   rows.forEach((row, i) => {
+    row.setAttribute('aria-rowindex', String(first + i + 2));
+  });
+  spacers.top ??= spacer('top');
+  spacers.bottom ??= spacer('bottom');
+  spacers.top.firstChild.style.height = `${first * rowHeight}px`;
+  spacers.bottom.firstChild.style.height = `${(list.shown.length - last) * rowHeight}px`;
+  spacers.top.hidden = first === 0;
+  spacers.bottom.hidden = last === list.shown.length;
+  // move or replace only the rows that differ: one event touches one row, a scroll step a few
+  const body = $('machines').tBodies[0];
+  const focused = document.activeElement?.closest?.('#machines tbody tr[data-id]') ?? null;
+  const wanted = [spacers.top, ...rows, spacers.bottom];
+  const keep = new Set(wanted);
+  wanted.forEach((row, i) => {
     const at = body.children[i];
     if (at === row) return;
     if (at && !keep.has(at)) body.replaceChild(row, at);
     else body.insertBefore(row, at ?? null);
   });
-  while (body.children.length > shown.length) body.lastElementChild.remove();
-  $('empty').hidden = all.length > 0;
-  const filters = [state.stateFilter && `state ${state.stateFilter}`, state.search.trim() && `"${state.search.trim()}"`].filter(Boolean);
+  while (body.children.length > wanted.length) body.lastElementChild.remove();
+  // a rebuilt row (selected, flashed, changed) takes the focus over from the one it replaced; the
+  // focused row is the cursor's (focusin), unless the cursor has just moved on: then it goes there
+  if (focused && !focused.isConnected) document.getElementById(`machine-${state.cursor}`)?.focus({ preventScroll: true });
+  // the roving tab stop: the cursor's row, else the first one in view
+  const inView = Math.floor(($('machines-scroll').scrollTop - $('machines').tHead.offsetHeight) / rowHeight) - first + 1;
+  const stop = rows.some((row) => row.id === `machine-${state.cursor}`) ? `machine-${state.cursor}` : rows[Math.min(rows.length - 1, Math.max(0, inView))]?.id;
+  for (const row of rows) {
+    const tabIndex = row.id === stop ? 0 : -1;
+    if (row.tabIndex !== tabIndex) row.tabIndex = tabIndex;
+  }
+  // the mean of the drawn rows (the CSS gives them one height; the mean keeps a stray one from moving the list)
+  const measured = rows.length > 0 ? (rows.at(-1).getBoundingClientRect().bottom - rows[0].getBoundingClientRect().top) / rows.length : 0;
+  if (measured && Math.abs(measured - rowHeight) > 0.05) {
+    rowHeight = measured;
+    scheduleRender();
+  }
+  $('machines').setAttribute('aria-rowcount', String(list.shown.length + 1));
+  $('empty').hidden = state.machines.size > 0;
   refreshTimes();
-  $('filter-note').textContent = filters.length > 0 ? `${shown.length} of ${all.length} shown (${filters.join(', ')})` : '';
+  const filters = [state.stateFilter && `state ${state.stateFilter}`, state.roleFilter && `role ${state.roleFilter === NO_ROLE ? 'none' : state.roleFilter}`, state.labelFilter.trim() && `labels ${state.labelFilter.trim()}`, state.search.trim() && `"${state.search.trim()}"`].filter(Boolean);
+  const note = list.filterError ?? (filters.length > 0 ? `${list.shown.length} of ${state.machines.size} shown (${filters.join(', ')})` : '');
+  if ($('filter-note').textContent !== note) $('filter-note').textContent = note;
+  $('filter-note').classList.toggle('error', list.filterError !== null);
+  $('label-filter').setAttribute('aria-invalid', String(list.filterError !== null));
 }
 
 /** "12 s ago" in the rows moves on in place: the rows themselves are not rebuilt for it. */
@@ -166,6 +255,101 @@ function refreshTimes() {
     if (el.textContent !== text) el.textContent = text;
   }
 }
+
+function renderRoleFilter() {
+  const select = $('role-filter');
+  const value = state.roleFilter ?? '';
+  select.replaceChildren(h('option', { value: '' }, 'any role'), h('option', { value: NO_ROLE }, 'no role (menu)'), ...state.overview.roles.map((r) => h('option', { value: r }, r)));
+  select.value = value;
+}
+
+// ---------- keyboard: j/k or the arrows move, Enter opens, / searches, Esc closes ----------
+
+function moveCursor(delta) {
+  if (list.dirty) refreshShown();
+  if (list.shown.length === 0) return;
+  const at = state.cursor === null ? -1 : list.shown.findIndex((m) => m.id === state.cursor);
+  const index = at === -1 ? (delta > 0 ? 0 : list.shown.length - 1) : Math.min(list.shown.length - 1, Math.max(0, at + delta));
+  state.cursor = list.shown[index].id;
+  scrollToIndex(index);
+  renderMachines();
+  revealCursor();
+  focusCursor();
+  // with the panel open it follows the cursor
+  if (state.selected !== null && state.selected !== state.cursor) select(state.cursor);
+}
+
+/** Corrects the estimate of scrollToIndex with where the drawn row really is. */
+function revealCursor() {
+  const row = document.getElementById(`machine-${state.cursor}`);
+  if (!row) return;
+  const scroller = $('machines-scroll');
+  const view = scroller.getBoundingClientRect();
+  const top = view.top + $('machines').tHead.offsetHeight;
+  const box = row.getBoundingClientRect();
+  const shift = box.top < top ? box.top - top : box.bottom > view.top + scroller.clientHeight ? box.bottom - (view.top + scroller.clientHeight) : 0;
+  if (Math.abs(shift) < 1) return;
+  scroller.scrollTop += shift;
+  renderMachines();
+}
+
+/** Scrolls the list just enough that row `index` is inside it, below the sticky header. */
+function scrollToIndex(index) {
+  const scroller = $('machines-scroll');
+  const head = $('machines').tHead.offsetHeight;
+  const top = head + index * rowHeight;
+  if (top - head < scroller.scrollTop) scroller.scrollTop = top - head;
+  else if (top + rowHeight > scroller.scrollTop + scroller.clientHeight) scroller.scrollTop = top + rowHeight - scroller.clientHeight;
+}
+
+function focusCursor() {
+  const row = state.cursor === null ? null : document.getElementById(`machine-${state.cursor}`);
+  row?.focus({ preventScroll: true });
+}
+
+const typing = (target) => target instanceof Element && (target.closest('input, select, textarea, dialog') !== null || target.isContentEditable);
+/** Keys that belong to the list only when the focus is on it (or nowhere): Enter on a button stays the button's. */
+const onList = (target) => !(target instanceof Element) || target === document.body || target.closest('#machines-scroll') !== null;
+
+function onKey(e) {
+  if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || document.querySelector('dialog[open]')) return;
+  if (e.key === 'Escape') {
+    if (state.selected !== null) {
+      select(state.selected);
+      focusCursor();
+    } else if (e.target === $('search') || e.target === $('label-filter')) {
+      // leave the box and keep its text (a search field would clear itself)
+      e.preventDefault();
+      e.target.blur();
+      focusCursor();
+    }
+    return;
+  }
+  if (typing(e.target)) return;
+  if (e.key === '/') {
+    e.preventDefault();
+    $('search').focus();
+    $('search').select();
+    return;
+  }
+  if (!onList(e.target)) return;
+  const page = Math.max(1, Math.floor($('machines-scroll').clientHeight / rowHeight) - 1);
+  const moves = { j: 1, ArrowDown: 1, k: -1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+  if (Object.hasOwn(moves, e.key)) {
+    e.preventDefault();
+    const delta = moves[e.key];
+    moveCursor(Number.isFinite(delta) ? delta : delta > 0 ? list.shown.length : -list.shown.length);
+  } else if (e.key === 'Enter' && state.cursor !== null) {
+    e.preventDefault();
+    if (state.selected !== state.cursor) select(state.cursor);
+  }
+}
+
+// ---------- the Discovered table: newest first, a page at a time ----------
+
+/** Discovered clients per "Load more"; the table stops at MAX_DISCOVERED rows. */
+const DISCOVERED_PAGE = 100;
+const MAX_DISCOVERED = 2000;
 
 function renderDiscovered() {
   const rows = state.discovered.map((d) =>
@@ -183,6 +367,10 @@ function renderDiscovered() {
   $('discovered').tBodies[0].replaceChildren(...rows);
   $('discovered-empty').hidden = state.discovered.length > 0;
   $('discovered').hidden = state.discovered.length === 0;
+  const capped = state.discovered.length >= MAX_DISCOVERED;
+  $('discovered-more').hidden = state.discoveredNext === null || capped;
+  $('discovered-note').textContent =
+    state.discovered.length === 0 ? '' : `${state.discovered.length} shown, newest first${capped && state.discoveredNext !== null ? ` (the table stops at ${MAX_DISCOVERED}; GET /api/v1/discovered pages through the rest)` : state.discoveredNext === null ? '' : ', more below'}`;
 }
 
 // ---------- the detail panel: facts, actions, timeline ----------
@@ -343,10 +531,17 @@ async function run(what, work) {
   }
 }
 
+/** A machine as the API returned it: the list re-sorts only when one is new or renamed. */
+function putMachine(machine) {
+  const before = state.machines.get(machine.id);
+  state.machines.set(machine.id, machine);
+  if (!before || before.name !== machine.name) orderChanged();
+  else listChanged();
+}
+
 function applyMachine(machine) {
   if (!machine) return;
-  state.machines.set(machine.id, machine);
-  scheduleRender();
+  putMachine(machine);
 }
 
 async function assignRole(m, role, bootMode) {
@@ -504,9 +699,41 @@ async function applyPlan() {
   if (result) void loadIpmi();
 }
 
+const discoveredPath = (limit, after) => `/discovered?limit=${limit}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`;
+/** Bumped by every load: an answer to an older one is dropped. */
+let discoveredLoad = 0;
+
+/** Reloads as many discovered clients as the table shows (at least a page), following `next`. */
 async function loadDiscovered() {
+  const load = ++discoveredLoad;
+  const wanted = Math.min(MAX_DISCOVERED, Math.max(DISCOVERED_PAGE, state.discovered.length));
   try {
-    state.discovered = (await api('GET', '/discovered')).discovered;
+    const found = [];
+    let next = null;
+    for (let pages = 0; pages < Math.ceil(MAX_DISCOVERED / DISCOVERED_PAGE); pages++) {
+      const page = await api('GET', discoveredPath(Math.min(1000, wanted - found.length), next));
+      found.push(...page.discovered);
+      next = page.next ?? null;
+      if (next === null || found.length >= wanted) break;
+    }
+    if (load !== discoveredLoad) return;
+    state.discovered = found;
+    state.discoveredNext = next;
+    renderDiscovered();
+  } catch (error) {
+    toast(`discovered machines: ${error.message}`, 'error');
+  }
+}
+
+async function loadMoreDiscovered() {
+  if (state.discoveredNext === null) return;
+  const load = ++discoveredLoad;
+  try {
+    const page = await api('GET', discoveredPath(DISCOVERED_PAGE, state.discoveredNext));
+    if (load !== discoveredLoad) return;
+    const known = new Set(state.discovered.map((d) => d.mac));
+    state.discovered = [...state.discovered, ...page.discovered.filter((d) => !known.has(d.mac))].slice(0, MAX_DISCOVERED);
+    state.discoveredNext = page.next ?? null;
     renderDiscovered();
   } catch (error) {
     toast(`discovered machines: ${error.message}`, 'error');
@@ -534,7 +761,7 @@ function flash(id) {
 
 function onEvent(event, machine) {
   if (machine) {
-    state.machines.set(machine.id, machine);
+    putMachine(machine);
     flash(machine.id);
   }
   if (event.machineId === null || event.type === 'discovered' || event.type === 'registered') refreshDiscoveredSoon();
@@ -561,13 +788,31 @@ function connect(after) {
   source.addEventListener('reset', () => void load());
 }
 
+/** /machines comes in pages (`next`); the dashboard reads at most this many of them. */
+const MAX_MACHINE_PAGES = 20;
+
+/** Every machine, page after page; the first page's event id, so the stream replays what changed meanwhile. */
+async function fetchMachines() {
+  const first = await api('GET', '/machines');
+  const machines = [...first.machines];
+  let next = first.next ?? null;
+  for (let pages = 1; next !== null && pages < MAX_MACHINE_PAGES; pages++) {
+    const page = await api('GET', `/machines?after=${encodeURIComponent(next)}`);
+    machines.push(...page.machines);
+    next = page.next ?? null;
+  }
+  if (next !== null) toast(`the dashboard shows the first ${machines.length} machines; the CLI lists them all`, 'error');
+  return { machines, latestEventId: first.latestEventId };
+}
+
 async function load() {
   try {
-    const [overview, list] = await Promise.all([api('GET', '/overview'), api('GET', '/machines')]);
+    const [overview, fetched] = await Promise.all([api('GET', '/overview'), fetchMachines()]);
     state.overview = overview;
-    state.machines = new Map(list.machines.map((m) => [m.id, m]));
-    scheduleRender();
-    connect(list.latestEventId);
+    state.machines = new Map(fetched.machines.map((m) => [m.id, m]));
+    renderRoleFilter();
+    orderChanged();
+    connect(fetched.latestEventId);
     if (state.selected !== null) void loadTimeline(state.selected);
   } catch (error) {
     setLive('down', 'offline');
@@ -581,8 +826,37 @@ async function load() {
 function init() {
   $('search').addEventListener('input', (e) => {
     state.search = e.target.value;
-    scheduleRender();
+    listChanged();
   });
+  $('role-filter').addEventListener('change', (e) => {
+    state.roleFilter = e.target.value || null;
+    listChanged();
+  });
+  $('label-filter').addEventListener('input', (e) => {
+    state.labelFilter = e.target.value;
+    listChanged();
+  });
+  $('discovered-more').addEventListener('click', () => void loadMoreDiscovered());
+  // Tab into the list: the focused row becomes the cursor
+  $('machines').tBodies[0].addEventListener('focusin', (e) => {
+    const id = Number(e.target.closest?.('tr[data-id]')?.dataset.id);
+    if (Number.isInteger(id) && id !== state.cursor) {
+      state.cursor = id;
+      scheduleRender();
+    }
+  });
+  // scrolling draws the rows that came into view, nothing else
+  let windowQueued = false;
+  const drawWindow = () => {
+    if (windowQueued) return;
+    windowQueued = true;
+    requestAnimationFrame(() => {
+      windowQueued = false;
+      renderMachines();
+    });
+  };
+  $('machines-scroll').addEventListener('scroll', drawWindow, { passive: true });
+  window.addEventListener('resize', drawWindow);
   $('token-button').addEventListener('click', openTokenDialog);
   $('token-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -600,9 +874,7 @@ function init() {
   $('plan-apply').addEventListener('click', () => void applyPlan());
   $('adopt-form').addEventListener('submit', (e) => void submitAdopt(e));
   $('adopt-cancel').addEventListener('click', () => $('adopt-dialog').close());
-  document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && state.selected !== null && !document.querySelector('dialog[open]')) select(state.selected);
-  });
+  document.addEventListener('keydown', onKey);
   // relative times ("3 min ago") move on
   setInterval(scheduleRender, 15_000);
   renderTokenButton();
