@@ -43,6 +43,8 @@ export interface RedfishEmulatorOptions {
   readonly resetTypes?: readonly string[];
   /** Only UEFI boot override accepted (Legacy is refused with a Message). */
   readonly uefiOnly?: boolean;
+  /** Quirk: BootSourceOverrideMode is read-only; a PATCH naming it is refused (400). */
+  readonly modeReadOnly?: boolean;
   /** Called on every accepted Reset, before the new PowerState shows. */
   readonly onReset?: (resetType: string, before: 'On' | 'Off') => Promise<void> | void;
 }
@@ -249,6 +251,11 @@ export class RedfishEmulator {
       BootSourceOverrideEnabled: ['Once', 'Continuous', 'Disabled'],
       BootSourceOverrideMode: this.options.uefiOnly ? ['UEFI'] : ['UEFI', 'Legacy'],
     };
+    if (this.options.modeReadOnly && 'BootSourceOverrideMode' in boot) {
+      const refused = redfishError('Emulator.1.0.ReadOnlyDependent', 'Unable to modify the attribute because it is read-only and depends on other attributes.') as { error: { '@Message.ExtendedInfo': Array<Record<string, unknown>> } };
+      refused.error['@Message.ExtendedInfo'][0]!.RelatedProperties = ['#/Boot/BootSourceOverrideMode'];
+      return this.#send(req, res, 400, refused, auth);
+    }
     for (const [key, value] of Object.entries(boot)) {
       const values = allowed[key];
       if (!values) return this.#send(req, res, 400, redfishError('Base.1.15.PropertyUnknown', `The property ${key} is not in the list of valid properties for the resource.`), auth);

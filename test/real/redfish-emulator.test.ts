@@ -143,6 +143,16 @@ describe('Redfish client against the emulator over HTTPS', { skip }, () => {
     assert.notEqual(patches[0]?.ifMatch, patches[1]?.ifMatch);
   });
 
+  test('a read-only BootSourceOverrideMode that already is the wanted mode: written again without it; otherwise the message', async () => {
+    const e = await emulator({ modeReadOnly: true });
+    const uefi = await powerOne(powerDeps(connector(e)), target, { action: 'on', pxe: true, efi: true, pollMs: 1, verifyTimeoutMs: 100 });
+    assert.equal(uefi.ok, true, uefi.message);
+    assert.deepEqual(e.log.filter((l) => l.method === 'PATCH').map((p) => p.status), [400, 204]);
+    const legacy = await powerOne(powerDeps(connector(await emulator({ modeReadOnly: true }))), target, { action: 'on', pxe: true, efi: false, pollMs: 1, verifyTimeoutMs: 100 });
+    assert.equal(legacy.ok, false);
+    assert.match(legacy.message, /HTTP 400: Unable to modify the attribute because it is read-only and depends on other attributes\. \(Emulator\.1\.0\.ReadOnlyDependent\)/);
+  });
+
   test('202 + task monitor: followed to the end for PATCH and Reset', async () => {
     const e = await emulator({ asyncTaskPolls: 3 });
     const outcome = await powerOne(powerDeps(connector(e)), target, { action: 'on', pxe: true, efi: true, pollMs: 1, verifyTimeoutMs: 100 });

@@ -9,6 +9,7 @@ import type { BmcCredentials, BmcIdentity, BmcSession, BootDeviceReadBack, BootD
 import { RedfishAuthError, RedfishCommandError, RedfishProtocolError, RedfishUnsupportedError } from './errors.js';
 import {
   actionInfoResetTypes,
+  blamesOverrideMode,
   bootOverridePatch,
   bootReadBack,
   chooseResetType,
@@ -24,6 +25,7 @@ import {
   parseServiceRoot,
   powerStateOf,
   taskOutcome,
+  withoutOverrideMode,
   type ComputerSystem,
   type Json,
   type ServiceRoot,
@@ -237,10 +239,23 @@ export class RedfishClient implements BmcSession {
     let current = await this.#system();
     const patch = bootOverridePatch(request, current.system.boot);
     if (!patch.ok) throw new RedfishUnsupportedError(patch.message, this.address);
-    for (let attempt = 0; ; attempt++) {
-      const response = await this.#send({ method: 'PATCH', path: current.path, body: patch.body, headers: current.etag ? { 'If-Match': current.etag } : {} });
+    let body = patch.body;
+    let retriedEtag = false;
+    let retriedMode = false;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const response = await this.#send({ method: 'PATCH', path: current.path, body, headers: current.etag ? { 'If-Match': current.etag } : {} });
       // 412: someone changed the system since our GET; read it again and retry once.
-      if (response.status === 412 && attempt === 0) {
+      if (response.status === 412 && !retriedEtag) {
+        retriedEtag = true;
+        current = await this.#system();
+        continue;
+      }
+      // The mode is sent because some BMCs reset it when it is left out; others refuse to write
+      // it (read-only). When it already is what we want, the write without it is the same.
+      const wantedMode = isObject(body.Boot) ? body.Boot.BootSourceOverrideMode : undefined;
+      if (response.status === 400 && !retriedMode && wantedMode !== undefined && current.system.boot.mode === wantedMode && blamesOverrideMode(response.body)) {
+        retriedMode = true;
+        body = withoutOverrideMode(body);
         current = await this.#system();
         continue;
       }

@@ -285,6 +285,21 @@ export function extendedInfoText(body: unknown): string | null {
   return text(error.message);
 }
 
+/**
+ * True when an error answer blames BootSourceOverrideMode (RelatedProperties or the message text):
+ * some BMCs keep the mode read-only unless other settings change it.
+ */
+export function blamesOverrideMode(body: unknown): boolean {
+  return /BootSourceOverrideMode/.test(JSON.stringify(body ?? null).slice(0, 65_536));
+}
+
+/** The same PATCH without BootSourceOverrideMode. */
+export function withoutOverrideMode(body: Json): Json {
+  const boot = isObject(body.Boot) ? { ...body.Boot } : {};
+  delete (boot as Record<string, unknown>).BootSourceOverrideMode;
+  return { ...body, Boot: boot };
+}
+
 /** True when an error body names a session limit (Base registry SessionLimitExceeded). */
 export function isSessionLimit(body: unknown): boolean {
   return /SessionLimitExceeded/i.test(JSON.stringify(body ?? null).slice(0, 65_536));

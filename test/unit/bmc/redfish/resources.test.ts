@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   actionInfoResetTypes,
+  blamesOverrideMode,
   bootOverridePatch,
   bootReadBack,
   chooseResetType,
@@ -18,6 +19,7 @@ import {
   parseServiceRoot,
   powerStateOf,
   taskOutcome,
+  withoutOverrideMode,
   type BootOverride,
 } from '../../../../server/bmc/redfish/resources.js';
 import { servicePath } from '../../../../server/bmc/redfish/client.js';
@@ -130,6 +132,14 @@ describe('Redfish resources', () => {
     assert.equal(bootReadBack({ target: 'Pxe', enabled: 'Disabled', mode: 'UEFI', allowableTargets: null }).device, 'none');
     assert.equal(bootReadBack({ target: 'Pxe', enabled: 'Once', mode: null, allowableTargets: null }).valid, false);
     assert.equal(bootReadBack({ target: 'UefiHttp', enabled: 'Once', mode: 'UEFI', allowableTargets: null }).device, 'other');
+  });
+
+  it('a refusal that blames BootSourceOverrideMode; the same PATCH without it', () => {
+    assert.equal(blamesOverrideMode({ error: { '@Message.ExtendedInfo': [{ RelatedProperties: ['#/Boot/BootSourceOverrideMode'] }] } }), true);
+    assert.equal(blamesOverrideMode({ error: { '@Message.ExtendedInfo': [{ RelatedProperties: ['#/Boot/BootSourceOverrideTarget'] }] } }), false);
+    assert.deepEqual(withoutOverrideMode({ Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once', BootSourceOverrideMode: 'UEFI' } }), {
+      Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' },
+    });
   });
 
   it('error text from @Message.ExtendedInfo, else error.message; session limits recognised', () => {
