@@ -41,6 +41,8 @@ export interface RedfishEmulatorOptions {
   readonly maxSessions?: number;
   /** Overrides ResetType@Redfish.AllowableValues. */
   readonly resetTypes?: readonly string[];
+  /** Quirk (bmcweb): the reset types are only in a ResetActionInfo resource linked by @Redfish.ActionInfo. */
+  readonly actionInfo?: boolean;
   /** Only UEFI boot override accepted (Legacy is refused with a Message). */
   readonly uefiOnly?: boolean;
   /** Quirk: BootSourceOverrideMode is read-only; a PATCH naming it is refused (400). */
@@ -138,7 +140,12 @@ export class RedfishEmulator {
       ...(this.options.uuid ? { UUID: this.options.uuid } : {}),
       PowerState: this.powerState,
       Boot: { ...this.boot },
-      Actions: { ...actions, '#ComputerSystem.Reset': { target: RESET_TARGET, 'ResetType@Redfish.AllowableValues': this.#resetTypes() } },
+      Actions: {
+        ...actions,
+        '#ComputerSystem.Reset': this.options.actionInfo
+          ? { target: RESET_TARGET, '@Redfish.ActionInfo': `${SYSTEM_PATH}/ResetActionInfo` }
+          : { target: RESET_TARGET, 'ResetType@Redfish.AllowableValues': this.#resetTypes() },
+      },
     };
   }
 
@@ -149,6 +156,9 @@ export class RedfishEmulator {
   #resource(path: string): Record<string, unknown> | null {
     const clean = path.replace(/\/$/, '') || '/';
     if (clean === SYSTEM_PATH) return this.#system();
+    if (clean === `${SYSTEM_PATH}/ResetActionInfo` && this.options.actionInfo) {
+      return { '@odata.id': clean, Id: 'ResetActionInfo', Parameters: [{ Name: 'ResetType', Required: true, DataType: 'String', AllowableValues: this.#resetTypes() }] };
+    }
     if (clean === SESSIONS) return { '@odata.id': SESSIONS, Members: [...this.sessions.values()].map((id) => ({ '@odata.id': `${SESSIONS}/${id}` })), 'Members@odata.count': this.sessions.size };
     const body = this.#file(clean === '/redfish' ? '/redfish/v1' : clean);
     if (!body) return null;

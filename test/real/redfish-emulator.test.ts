@@ -134,6 +134,16 @@ describe('Redfish client against the emulator over HTTPS', { skip }, () => {
     assert.match(legacy.message, /HTTP 400: The value 'Legacy' for the property BootSourceOverrideMode is not in the list of acceptable values\. \(Base\.1\.15\.PropertyValueNotInList\)/);
   });
 
+  test('reset types from @Redfish.ActionInfo (bmcweb): On/ForceOff/GracefulRestart only, so cycle is GracefulRestart', async () => {
+    const e = await emulator({ actionInfo: true, resetTypes: ['On', 'ForceOff', 'GracefulRestart', 'GracefulShutdown'], powerState: 'On' });
+    const cycle = await powerOne(powerDeps(connector(e)), target, { action: 'cycle', pollMs: 1, verifyTimeoutMs: 100 });
+    assert.equal(cycle.ok, true, cycle.message);
+    const off = await powerOne(powerDeps(connector(e)), target, { action: 'off', pollMs: 1, verifyTimeoutMs: 100 });
+    assert.equal(off.ok, true, off.message);
+    assert.deepEqual(e.resets, ['GracefulRestart', 'ForceOff']);
+    assert.ok(e.log.some((l) => l.path === '/redfish/v1/Systems/437XR1138R2/ResetActionInfo' && l.status === 200));
+  });
+
   test('412 on a stale ETag: re-read and PATCH once more', async () => {
     const e = await emulator({ staleEtagOnce: true });
     const outcome = await powerOne(powerDeps(connector(e)), target, { action: 'on', pxe: true, efi: true, pollMs: 1, verifyTimeoutMs: 100 });
