@@ -250,7 +250,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
                 ['BMC', 'PROTOCOL', 'GUID', 'BMC MAC', 'HOST MACS', 'MACHINE', 'LAST SEEN', 'LAST ERROR'],
                 list.map((b) => [
                   b.port === IPMI_PORT ? b.address : `${b.address}:${b.port}`,
-                  protocolOfSession(b.session) ?? '-',
+                  b.protocol ?? '-',
                   b.guid ?? '-',
                   b.bmcMac ?? '-',
                   b.hostMacs.map((h) => h.mac).join(',') || '-',

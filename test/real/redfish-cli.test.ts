@@ -72,7 +72,9 @@ ipmi:
     const bmcs = await built(['bmcs']);
     assert.match(bmcs.stdout, /BMC\s+PROTOCOL\s+GUID/);
     assert.match(bmcs.stdout, /127\.0\.0\.1\s+redfish\s+38947555-7742-3448-3784-823347823834/);
-    assert.ok(!(await built(['bmcs', '--json'])).stdout.includes(PASSWORD));
+    const listed = await built(['bmcs', '--json']);
+    assert.ok(!listed.stdout.includes(PASSWORD));
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ protocol: string; session: string }>).map((b) => [b.protocol, b.session]), [['redfish', 'redfish https session']]);
   });
 
   test('ip-plan --apply then power on --pxe --efi: the machine is created and powered on through Redfish', async () => {

@@ -75,7 +75,8 @@ function openTls(endpoint: RedfishEndpoint, options: TransportOptions, deadline:
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new RedfishTimeoutError(`no TLS handshake with ${endpointKey(endpoint)} in time`, endpoint.address));
+      // Nothing completed a TLS handshake: as good as nothing listening (auto may try IPMI).
+      reject(new RedfishUnreachableError(`no TLS handshake with ${endpointKey(endpoint)} within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`, endpoint.address));
     }, Math.max(1, deadline - Date.now()));
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -42,6 +42,7 @@ export class FileFingerprintStore implements FingerprintStore {
   }
 
   remember(key: string, fingerprint: string): void {
+    this.#entries = null;
     const entries = this.#load();
     if (entries[key] === undefined && Object.keys(entries).length >= MAX_FINGERPRINTS) {
       throw new Error(`${this.location} already holds ${MAX_FINGERPRINTS} fingerprints`);

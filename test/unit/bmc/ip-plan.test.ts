@@ -114,6 +114,7 @@ describe('ip-plan against the inventory', () => {
       },
       1,
     );
+    assert.deepEqual([bmcs.byAddress('10.1.0.11')?.protocol, bmcs.byAddress('10.1.0.12')?.protocol], ['ipmi', 'redfish']);
     const applied = runIpPlan(stores, rule, { apply: true, now: 10 });
     assert.deepEqual(applied.plan.counts, { add: 2, update: 0, unchanged: 0, skip: 0, conflict: 0 });
     const redfish = inventory.machineByName('node-10-99-0-12');
