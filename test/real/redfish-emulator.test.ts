@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -226,6 +226,27 @@ describe('Redfish client against the emulator over HTTPS', { skip }, () => {
     assert.equal(wrong.ok, false);
     assert.match(!wrong.ok ? wrong.error.message : '', /TLS certificate refused/);
     assert.equal(e.log.filter((l) => l.method === 'POST').length, 1, 'the refused connection sent nothing');
+  });
+
+  test('a port that accepts but never speaks TLS is "no Redfish here" within the timeout; a missing CA file is a trust error', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket)).listen(0, HOST);
+    await new Promise((resolve) => silent.once('listening', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const connect = redfishConnector({ endpointFor: (t) => ({ address: t.address, port, scheme: 'https' }), fingerprints: new MemoryFingerprintStore(), timeoutMs: 300 });
+      const result = await discoverBmc(connect, { address: HOST, port: 623 }, CREDENTIALS);
+      assert.equal(result.ok, false);
+      assert.deepEqual(!result.ok && [result.error.kind, result.error.detail], ['timeout', { redfishAbsent: true }]);
+      assert.match(!result.ok ? result.error.message : '', /no TLS handshake with 127\.0\.0\.1:\d+ within 300 ms/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+    const e = await emulator();
+    const missing = await discoverBmc(connector(e, { caFile: join(dir, 'no-such-ca.pem') }), { address: HOST, port: 623 }, CREDENTIALS);
+    assert.match(!missing.ok ? missing.error.message : '', /CA file .*no-such-ca\.pem: ENOENT/);
+    assert.equal(e.log.length, 0);
   });
 
   test('HTTP for labs; bounded response size; nothing listening is "no Redfish here", which auto hands to IPMI', async () => {

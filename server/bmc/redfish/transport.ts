@@ -65,7 +65,12 @@ function endpointKey(endpoint: RedfishEndpoint): string {
 /** Connects and checks the certificate; resolves with a socket nothing has been written to. */
 function openTls(endpoint: RedfishEndpoint, options: TransportOptions, deadline: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const ca = endpoint.caFile ? readCa(endpoint.caFile) : undefined;
+    let ca: Buffer | undefined;
+    try {
+      ca = endpoint.caFile ? readCa(endpoint.caFile) : undefined;
+    } catch (error) {
+      return reject(new RedfishTrustError(`CA file ${endpoint.caFile}: ${(error as Error).message}`, endpoint.address));
+    }
     const socket = tlsConnect({
       host: endpoint.address,
       port: endpoint.port,
