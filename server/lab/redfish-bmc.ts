@@ -42,6 +42,8 @@ export interface RedfishEmulatorOptions {
   readonly staleEtagOnce?: boolean;
   /** Quirk: PATCH and Reset answer 202 with a task monitor that finishes after this many polls. */
   readonly asyncTaskPolls?: number;
+  /** With asyncTaskPolls: the task ends in Exception with this message, changing nothing. */
+  readonly taskFails?: string;
   /** Most open sessions; 0: every session request fails with SessionLimitExceeded. */
   readonly maxSessions?: number;
   /** Overrides ResetType@Redfish.AllowableValues. */
@@ -343,6 +345,9 @@ export class RedfishEmulator {
       return this.#send(req, res, 202, { Id: id, TaskState: 'Running', PercentComplete: 50 }, auth, { Location: path });
     }
     this.#pending.delete(id);
+    if (this.options.taskFails !== undefined) {
+      return this.#send(req, res, 200, { Id: id, TaskState: 'Exception', TaskStatus: 'Critical', Messages: [{ MessageId: 'Emulator.1.0.TaskFailed', Message: this.options.taskFails }] }, auth);
+    }
     try {
       await task.apply();
       this.#send(req, res, 200, { Id: id, TaskState: 'Completed', TaskStatus: 'OK', Messages: [] }, auth);

@@ -172,6 +172,15 @@ describe('Redfish client against the emulator over HTTPS', { skip }, () => {
     assert.deepEqual(e.resets, ['On']);
   });
 
+  test('a task that ends in Exception fails the action with its messages; nothing is powered', async () => {
+    const e = await emulator({ asyncTaskPolls: 1, taskFails: 'The job could not be scheduled: the controller is busy.' });
+    const outcome = await powerOne(powerDeps(connector(e)), target, { action: 'on', pxe: true, efi: true, pollMs: 1, verifyTimeoutMs: 100 });
+    assert.equal(outcome.ok, false);
+    assert.match(outcome.message, /PATCH \/redfish\/v1\/Systems\/437XR1138R2 Boot: task Exception: The job could not be scheduled: the controller is busy\. \(Emulator\.1\.0\.TaskFailed\)/);
+    assert.deepEqual(e.resets, []);
+    assert.equal(e.sessions.size, 0);
+  });
+
   test('session limit reached: basic auth, said in the session notes; no session left behind', async () => {
     const e = await emulator({ maxSessions: 0 });
     const result = await discoverBmc(connector(e), { address: HOST, port: 623 }, CREDENTIALS);
