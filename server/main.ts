@@ -16,7 +16,7 @@ import { HttpListeners, type TlsMaterial } from './http/listeners.js';
 import { NO_POWER_REASON } from './http/operator.js';
 import type { PowerDriver } from './bmc/power-driver.js';
 import { IPMI_PORT } from './protocol/ipmi/constants.js';
-import { ipmiConnector } from './bmc/ipmi/connector.js';
+import { bmcConnector } from './bmc/redfish/protocols.js';
 import { ipmiPowerDriver, type PowerJournal } from './bmc/power-service.js';
 import { ApiTokenStore } from './store/api-token-store.js';
 import { BmcStore } from './store/bmc-store.js';
@@ -182,7 +182,7 @@ export function handleSignals(server: RunningServer, config: Config, logger: Log
 }
 
 /**
- * The dashboard's and API's power buttons: IPMI through each machine's BMC when rackboot has the
+ * The dashboard's and API's power buttons: IPMI or Redfish (per BMC range) through each machine's BMC when rackboot has the
  * BMC password (ipmi.passwordFile, else $RACKBOOT_IPMI_PASSWORD); otherwise none, and they say why.
  */
 export function powerDriverFor(config: Config, journal: PowerJournal, db: Db, env: NodeJS.ProcessEnv = process.env): { driver: PowerDriver | null; reason: string } {
@@ -195,11 +195,16 @@ export function powerDriverFor(config: Config, journal: PowerJournal, db: Db, en
     }
   } else password = env.RACKBOOT_IPMI_PASSWORD;
   if (password === undefined || password === '') return { driver: null, reason: NO_POWER_REASON };
-  const connect = ipmiConnector({
-    timeoutMs: config.ipmi.timeoutMs,
-    attempts: config.ipmi.attempts,
-    cipherSuites: config.ipmi.cipherSuites,
-    allowIpmi15For: config.ipmi.allowIpmi15,
+  const connect = bmcConnector({
+    ipmi: {
+      timeoutMs: config.ipmi.timeoutMs,
+      attempts: config.ipmi.attempts,
+      cipherSuites: config.ipmi.cipherSuites,
+      allowIpmi15For: config.ipmi.allowIpmi15,
+    },
+    ranges: config.ipmi.ranges,
+    redfish: config.ipmi.redfish,
+    fingerprints: config.ipmi.redfish.trustFile ?? join(config.dataDir, 'redfish-fingerprints.json'),
   });
   const credentials = { username: env.RACKBOOT_IPMI_USER ?? config.ipmi.username, password };
   return { driver: ipmiPowerDriver({ journal, bmcs: new BmcStore(db), connect, credentials, defaultPort: IPMI_PORT }), reason: '' };

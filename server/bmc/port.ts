@@ -1,7 +1,7 @@
 /**
  * The protocol-neutral BMC port the workflows (discover, power, ip-plan) use. IPMI over LAN
- * (server/bmc/ipmi/) implements it today; a Redfish client can implement it the same way
- * (ComputerSystem UUID and EthernetInterfaces, Boot.BootSourceOverrideTarget, ComputerSystem.Reset).
+ * (server/bmc/ipmi/) and Redfish (server/bmc/redfish/: ComputerSystem UUID and EthernetInterfaces,
+ * Boot.BootSourceOverrideTarget, ComputerSystem.Reset) implement it.
  * A `BmcSession` is one open session: callers close it on every path. Pure: no I/O here.
  */
 
@@ -48,13 +48,13 @@ export interface LanAddress {
   readonly mac: string | null;
 }
 
-/** Where a host NIC's MAC came from: a FRU custom field, or Dell's OEM LOM table. */
-export type HostMacSource = 'fru' | 'dell-oem';
+/** Where a host NIC's MAC came from: a FRU custom field, Dell's OEM LOM table, or a Redfish EthernetInterface. */
+export type HostMacSource = 'fru' | 'dell-oem' | 'redfish';
 
 export interface HostMac {
   readonly mac: string;
   readonly source: HostMacSource;
-  /** e.g. "MAC0" (FRU label) or "NIC1" (Dell NIC number). */
+  /** e.g. "MAC0" (FRU label), "NIC1" (Dell NIC number) or the Redfish EthernetInterface Id. */
   readonly label: string;
 }
 

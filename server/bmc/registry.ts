@@ -30,6 +30,8 @@ export interface BmcObservation {
 /** A BMC as stored: what discovery last learned (the user is unknown until one succeeds) and when. */
 export interface BmcRecord extends Omit<BmcObservation, 'username'> {
   readonly id: number;
+  /** The protocol of the last successful session (from its summary), null before one succeeded. */
+  readonly protocol: 'redfish' | 'ipmi' | null;
   readonly username: string | null;
   readonly machineId: number | null;
   readonly firstSeen: number;

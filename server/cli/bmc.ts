@@ -1,5 +1,5 @@
 /**
- * rackboot discover | ip-plan | power | bmcs: the BMC commands (over IPMI). server/cli/index.ts registers them with
+ * rackboot discover | ip-plan | power | bmcs: the BMC commands (over IPMI or Redfish, per BMC range: docs/bmc.md). server/cli/index.ts registers them with
  *   registerIpmiCommands(program, { config: () => resolveConfig(program.opts().config).config });
  * Power outcomes go on the machines' timelines through the Provisioner (core/lifecycle.ts decides the state).
  * Exit codes follow index.ts: 0 success, 1 an operation failed (a BMC, a conflict), 2 usage.
@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_DISCOVERY_CONCURRENCY, discoverBmcs, expandTargets, recordDiscovery, type DiscoveryResult } from '../bmc/discover.js';
 import { runIpPlan } from '../bmc/ip-plan.js';
-import { ipmiConnector } from '../bmc/ipmi/connector.js';
+import { protocolOfSession, type BmcRange } from '../bmc/ranges.js';
+import { bmcConnector, type RedfishSettings } from '../bmc/redfish/protocols.js';
+import { MemoryFingerprintStore } from '../bmc/redfish/trust.js';
 import type { IpmiQuirks } from '../bmc/ipmi/client.js';
 import type { BmcConnector, BmcCredentials } from '../bmc/port.js';
 import { POWER_ACTIONS, powerEvent, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from '../bmc/power.js';
@@ -45,6 +47,9 @@ export interface IpmiSettings {
   /** BMC addresses and CIDR blocks that may use IPMI 1.5 with MD5 (off for all by default). */
   readonly allowIpmi15?: readonly string[];
   readonly ipRule?: IpRule;
+  /** Which protocol each BMC range speaks (default: IPMI), and the Redfish endpoint. */
+  readonly ranges?: readonly BmcRange[];
+  readonly redfish?: RedfishSettings & { readonly trustFile?: string };
 }
 
 export const DEFAULT_IPMI_SETTINGS: IpmiSettings = {
@@ -122,13 +127,19 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
   };
   const connector = (s: IpmiSettings): BmcConnector =>
     deps.connect?.(s) ??
-    ipmiConnector({
-      timeoutMs: s.timeoutMs,
-      attempts: s.attempts,
-      cipherSuites: s.cipherSuites,
-      privilege: s.privilege === 'operator' ? Privilege.operator : Privilege.administrator,
-      quirksFor: (target) => quirksFor(s.quirks, target.address),
-      allowIpmi15For: s.allowIpmi15 ?? [],
+    bmcConnector({
+      ipmi: {
+        timeoutMs: s.timeoutMs,
+        attempts: s.attempts,
+        cipherSuites: s.cipherSuites,
+        privilege: s.privilege === 'operator' ? Privilege.operator : Privilege.administrator,
+        quirksFor: (target) => quirksFor(s.quirks, target.address),
+        allowIpmi15For: s.allowIpmi15 ?? [],
+      },
+      ranges: s.ranges ?? [],
+      redfish: s.redfish ?? {},
+      // Without a config (and so a data directory) nothing is remembered: each run trusts afresh.
+      fingerprints: s.redfish?.trustFile ?? (deps.config ? join(deps.config().dataDir, 'redfish-fingerprints.json') : new MemoryFingerprintStore()),
     });
 
   /** Runs an action; usage problems print and exit 2, everything else goes to index.ts's handler. */
@@ -175,11 +186,11 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
   // ---- discover ----
   program
     .command('discover')
-    .description('log in to BMCs, record their GUID, BMC MAC/IP and the host NIC MACs (FRU fields, then Dell OEM)')
+    .description('log in to BMCs (IPMI or Redfish per range), record their GUID, BMC MAC/IP and the host NIC MACs (Redfish EthernetInterfaces; IPMI: FRU fields, then Dell OEM)')
     .requiredOption('--bmc <targets...>', 'BMC addresses: 10.1.0.0/24, 10.1.0.7, 10.1.0.10-10.1.0.20 or 10.1.0.10-20 (repeatable)')
     .option('--user <name>', 'BMC user (default: $RACKBOOT_IPMI_USER, else admin)')
     .option('--password-file <file>', 'file holding the BMC password (default: $RACKBOOT_IPMI_PASSWORD)')
-    .option('--port <port>', 'UDP port', String(IPMI_PORT))
+    .option('--port <port>', 'IPMI UDP port (Redfish: the range\'s port, default 443)', String(IPMI_PORT))
     .option('--concurrency <n>', 'BMCs in flight at once', String(DEFAULT_DISCOVERY_CONCURRENCY))
     .option('--timeout <ms>', 'per-try timeout in milliseconds')
     .option('--json', 'JSON instead of a table')
@@ -236,9 +247,10 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           else
             stdout.write(
               formatTable(
-                ['BMC', 'GUID', 'BMC MAC', 'HOST MACS', 'MACHINE', 'LAST SEEN', 'LAST ERROR'],
+                ['BMC', 'PROTOCOL', 'GUID', 'BMC MAC', 'HOST MACS', 'MACHINE', 'LAST SEEN', 'LAST ERROR'],
                 list.map((b) => [
                   b.port === IPMI_PORT ? b.address : `${b.address}:${b.port}`,
+                  b.protocol ?? '-',
                   b.guid ?? '-',
                   b.bmcMac ?? '-',
                   b.hostMacs.map((h) => h.mac).join(',') || '-',
@@ -312,7 +324,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
   // ---- power ----
   program
     .command('power')
-    .description('power machines on/off/cycle or show their power state over IPMI (--pxe: next boot from the network)')
+    .description('power machines on/off/cycle or show their power state over IPMI or Redfish (--pxe: next boot from the network)')
     .argument('<action>', POWER_ACTIONS.join('|'))
     .argument('[machines...]', 'machine names, MACs or IPs, or BMC addresses')
     .option('--all', 'every machine with a known BMC')
@@ -475,6 +487,8 @@ function journal(provisioner: Provisioner, outcome: PowerOutcome, pxe: boolean):
   if (machine) provisioner.recordPower(machine, powerEvent(outcome, pxe, `BMC ${outcome.address}`));
 }
 
+const MAC_SOURCES: Readonly<Record<string, string>> = { fru: 'FRU', 'dell-oem': 'Dell OEM', redfish: 'Redfish' };
+
 const VENDORS: Readonly<Record<number, string>> = { 2: 'IBM', 11: 'HP', 343: 'Intel', 674: 'Dell', 4753: 'MontaVista (ipmi_sim)', 10876: 'Supermicro', 19046: 'Lenovo', 47196: 'HPE' };
 
 function vendor(id: number): string {
@@ -483,7 +497,7 @@ function vendor(id: number): string {
 
 function discoveryTable(results: readonly DiscoveryResult[]): string {
   const table = formatTable(
-    ['BMC', 'STATUS', 'GUID', 'BMC MAC', 'HOST MACS', 'VENDOR', 'DETAIL'],
+    ['BMC', 'STATUS', 'GUID', 'BMC MAC', 'HOST MACS', 'VENDOR', 'PROTOCOL', 'DETAIL'],
     results.map((r) =>
       r.ok
         ? [
@@ -491,11 +505,12 @@ function discoveryTable(results: readonly DiscoveryResult[]): string {
             'ok',
             r.guid ?? '-',
             r.lan?.mac ?? '-',
-            r.hostMacs.map((h) => `${h.mac} (${h.source === 'fru' ? 'FRU' : 'Dell OEM'})`).join(', ') || '-',
-            r.device.manufacturerId === null ? '-' : vendor(r.device.manufacturerId),
+            r.hostMacs.map((h) => `${h.mac} (${MAC_SOURCES[h.source] ?? h.source})`).join(', ') || '-',
+            r.device.manufacturerId !== null ? vendor(r.device.manufacturerId) : typeof r.device.detail?.manufacturer === 'string' ? r.device.detail.manufacturer : '-',
+            protocolOfSession(r.session.summary) ?? '-',
             `${r.session.summary}, ${r.durationMs} ms${r.warnings.length > 0 ? `; ${r.warnings.join('; ')}` : ''}`,
           ]
-        : [r.address, r.error.kind, '-', '-', '-', '-', r.error.message],
+        : [r.address, r.error.kind, '-', '-', '-', '-', '-', r.error.message],
     ),
   );
   const ok = results.filter((r) => r.ok).length;

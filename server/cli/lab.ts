@@ -38,11 +38,12 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
 
   lab
     .command('up')
-    .description('create the lab namespace, N ipmi_sim BMCs with QEMU blades, and start rackboot serve inside it')
+    .description('create the lab namespace, N BMCs (ipmi_sim, or Redfish with --bmc-protocol redfish) with QEMU blades, and start rackboot serve inside it')
     .requiredOption('--nodes <n>', 'number of blades (1-32)')
     .option('--dir <dir>', 'lab directory: state, config, logs', DEFAULT_LAB_DIR)
     .option('--menu-timeout <seconds>', 'seconds before the boot menu picks dev-memory', '5')
-    .action(async (options: { nodes: string; dir: string; menuTimeout: string }) => {
+    .option('--bmc-protocol <protocol>', 'ipmi (ipmi_sim BMCs) or redfish (Redfish BMCs over HTTPS)', 'ipmi')
+    .action(async (options: { nodes: string; dir: string; menuTimeout: string; bmcProtocol: string }) => {
       if (!requireRoot()) return;
       const nodes = Number(options.nodes);
       const menuTimeoutSeconds = Number(options.menuTimeout);
@@ -51,8 +52,13 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
         setExitCode(EXIT_USAGE);
         return;
       }
+      if (options.bmcProtocol !== 'ipmi' && options.bmcProtocol !== 'redfish') {
+        stderr.write('rackboot lab: --bmc-protocol must be ipmi or redfish\n');
+        setExitCode(EXIT_USAGE);
+        return;
+      }
       try {
-        const state = await labUp({ nodes, dir: options.dir, menuTimeoutSeconds, log: (line) => stdout.write(`${line}\n`) });
+        const state = await labUp({ nodes, dir: options.dir, menuTimeoutSeconds, bmcProtocol: options.bmcProtocol, log: (line) => stdout.write(`${line}\n`) });
         stdout.write(`\n${nextSteps(state)}\n`);
       } catch (error) {
         fail(error);

@@ -271,6 +271,33 @@ const configSchema = z.strictObject({
         .default({}),
       /** The static-IP rule of `rackboot ip-plan`, e.g. {kind: bmc-offset, hostSubnet, bmcSubnet, offset}. */
       ipPlan: z.record(z.string(), z.unknown()).optional(),
+      /**
+       * Per BMC range: which protocol (redfish | ipmi | auto: Redfish, then IPMI when no Redfish
+       * service answers) and, for Redfish, the endpoint. A BMC in no range speaks IPMI (docs/bmc.md).
+       */
+      ranges: z
+        .array(
+          z.strictObject({
+            range: z.union([z.ipv4(), z.cidrv4()]),
+            protocol: z.enum(['redfish', 'ipmi', 'auto']),
+            /** http only for labs: the password crosses the network in clear. */
+            scheme: z.enum(['https', 'http']).default('https'),
+            port: port.optional(),
+            /** PEM CA of the BMC certificates; without it, each certificate is trusted on first use. */
+            caFile: z.string().min(1).optional(),
+          }),
+        )
+        .max(1024)
+        .default([]),
+      redfish: z
+        .strictObject({
+          timeoutMs: z.number().int().min(500).max(120_000).default(10_000),
+          maxResponseBytes: z.number().int().min(4096).max(16 * 1024 * 1024).default(1024 * 1024),
+          taskTimeoutMs: z.number().int().min(1000).max(3_600_000).default(120_000),
+          /** Certificate fingerprints recorded at first contact; default <dataDir>/redfish-fingerprints.json. */
+          trustFile: z.string().min(1).optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   cluster: z
@@ -362,6 +389,11 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
     dataDir: within(value.dataDir),
     tftp: { ...value.tftp, root: within(value.tftp.root) },
     boot: { ...value.boot, assetsDir: within(value.boot.assetsDir) },
+    ipmi: {
+      ...value.ipmi,
+      ranges: value.ipmi.ranges.map((r) => (r.caFile === undefined ? r : { ...r, caFile: within(r.caFile) })),
+      redfish: { ...value.ipmi.redfish, ...(value.ipmi.redfish.trustFile === undefined ? {} : { trustFile: within(value.ipmi.redfish.trustFile) }) },
+    },
     http: {
       ...value.http,
       ...(value.http.tls === undefined ? {} : { tls: { ...value.http.tls, certFile: within(value.http.tls.certFile), keyFile: within(value.http.tls.keyFile) } }),
@@ -401,6 +433,15 @@ function checkCrossFieldRules(value: RawConfig, source: string, errors: string[]
     const rule = parseIpRule(value.ipmi.ipPlan);
     if (!rule.ok) for (const e of rule.errors) errors.push(`${source}: ipmi.ipPlan: ${e}`);
   }
+  value.ipmi.ranges.forEach((range, index) => {
+    if (range.scheme === 'http' && range.protocol !== 'ipmi') {
+      warnings.push(`${source}: ipmi.ranges.${index}: Redfish over plain HTTP for ${range.range}: the BMC password crosses the network in clear (labs only)`);
+    }
+    if (range.caFile !== undefined && range.scheme === 'http') errors.push(`${source}: ipmi.ranges.${index}.caFile: a CA file needs scheme https`);
+    if (value.ipmi.ranges.slice(0, index).some((earlier) => earlier.range === range.range)) {
+      errors.push(`${source}: ipmi.ranges.${index}.range: ${range.range} is listed twice`);
+    }
+  });
   if (value.tftp.enabled && value.tftp.listen === '0.0.0.0') {
     errors.push(`${source}: tftp.listen: name the provisioning address; replies must leave from the address a request came to`);
   }

@@ -3,8 +3,10 @@
  *
  *   <ns>        bridge br0 with the server address (hosts subnet) and a management address (BMC
  *               subnet); one tap per blade; radvd when installed; `rackboot serve` runs here.
- *   <ns>-bmc    eth0 (veth to br0) carries every BMC address; one ipmi_sim per blade runs here.
- *               A blade's power-on (ipmi_sim's chassis_control) starts a QEMU VM on its tap.
+ *   <ns>-bmc    eth0 (veth to br0) carries every BMC address; one ipmi_sim per blade runs here,
+ *               or with `bmcProtocol: 'redfish'` one Redfish BMC (redfish-bmc-main.ts, HTTPS 443).
+ *               A blade's power-on (ipmi_sim's chassis_control, or the Redfish Reset through the
+ *               same program) starts a QEMU VM on its tap.
  *
  * Unlike the test harness (netns.ts), every process is detached: it outlives `lab up`, writes to a
  * log file in the lab directory and is known only by the PID recorded in `<dir>/lab.json`. The
@@ -34,7 +36,7 @@ const PASSWORD_BYTES = 9;
 const MAX_NODES = 32;
 
 export interface LabProcessRecord {
-  readonly role: 'radvd' | 'ipmi_sim' | 'rackboot';
+  readonly role: 'radvd' | 'ipmi_sim' | 'redfish-bmc' | 'rackboot';
   readonly name: string;
   readonly pid: number;
   readonly log: string;
@@ -66,14 +68,20 @@ export interface LabState {
   bmcRange?: string;
   dashboard?: string;
   passwordFile?: string;
+  /** How rackboot talks to the blades' BMCs (absent in older state files: ipmi). */
+  bmcProtocol?: LabBmcProtocol;
   createdAt: string;
 }
+
+export type LabBmcProtocol = 'ipmi' | 'redfish';
 
 export interface LabUpOptions {
   readonly nodes: number;
   readonly dir?: string;
   /** Seconds before the menu's default (dev-memory) boots. */
   readonly menuTimeoutSeconds?: number;
+  /** ipmi (default): ipmi_sim BMCs; redfish: Redfish BMCs (the emulator of redfish-bmc.ts) on HTTPS. */
+  readonly bmcProtocol?: LabBmcProtocol;
   readonly log?: (line: string) => void;
 }
 
@@ -145,11 +153,39 @@ function spawnDetached(ns: string, cmd: string, args: readonly string[], logFile
   }
 }
 
+/** A self-signed certificate for the lab's Redfish BMCs, naming each BMC address. */
+function labCertificate(dir: string, addresses: readonly string[]): { certFile: string; keyFile: string } {
+  const keyFile = join(dir, 'bmc-tls.key');
+  const certFile = join(dir, 'bmc-tls.crt');
+  const san = addresses.map((a) => `IP:${a}`).join(',');
+  const r = spawnSync(findExecutable('openssl') ?? 'openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', '/CN=rackboot lab BMC', '-addext', `subjectAltName=${san}`], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`openssl could not make the lab BMC certificate: ${r.stderr}`);
+  return { certFile, keyFile };
+}
+
 function mac(prefix: string, i: number): string {
   return `52:54:00:${prefix}:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 }
 
 
+
+async function waitForTcp(ns: string, endpoint: string, pid: number, logFile: string, timeoutMs: number): Promise<void> {
+  const ss = findExecutable('ss') ?? 'ss';
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!pidAlive(pid)) throw new Error(`Redfish BMC (pid ${pid}) exited; see ${logFile}: ${readTail(logFile)}`);
+    const r = await execCommand(ipPath(), ['netns', 'exec', ns, ss, '-Hntl'], { allowFailure: true, timeoutMs: 5000 });
+    if (r.stdout.split('\n').some((line) => line.split(/\s+/).includes(endpoint))) return;
+    if (Date.now() > deadline) throw new Error(`the Redfish BMC did not listen on TCP ${endpoint} within ${timeoutMs} ms; see ${logFile}`);
+    await sleep(100);
+  }
+}
+
+/** The Redfish BMC program next to this module: .ts from a checkout (under tsx), .js when built. */
+function redfishBmcProgram(): string {
+  const here = import.meta.filename;
+  return join(import.meta.dirname, `redfish-bmc-main${here.endsWith('.ts') ? '.ts' : '.js'}`);
+}
 
 async function waitForUdp(ns: string, endpoint: string, pid: number, logFile: string, timeoutMs: number): Promise<void> {
   const ss = findExecutable('ss') ?? 'ss';
@@ -182,13 +218,13 @@ async function waitForLog(file: string, re: RegExp, pid: number, timeoutMs: numb
 }
 
 /** Missing host tools for `lab up`, each with what to install. */
-export function labPrerequisites(): string[] {
+export function labPrerequisites(protocol: LabBmcProtocol = 'ipmi'): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root (namespaces, bridges and taps): run with sudo');
   for (const [tool, pkg] of [
     ['ip', 'iproute2'],
     ['ss', 'iproute2'],
-    ['ipmi_sim', 'openipmi'],
+    protocol === 'ipmi' ? (['ipmi_sim', 'openipmi'] as const) : (['openssl', 'openssl'] as const),
     ['qemu-system-x86_64', 'qemu-system-x86'],
   ] as const) {
     if (!findExecutable(tool)) missing.push(`${tool}: apt-get install ${pkg}`);
@@ -202,7 +238,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const log = opts.log ?? (() => {});
   const nodes = opts.nodes;
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) throw new LabError(`--nodes must be 1-${MAX_NODES}`, 2);
-  const missing = labPrerequisites();
+  const protocol = opts.bmcProtocol ?? 'ipmi';
+  const missing = labPrerequisites(protocol);
   if (missing.length > 0) throw new LabError(`missing prerequisites:\n${missing.map((m) => `  - ${m}`).join('\n')}`, 2);
   const dir = labDir(opts.dir);
   const existing = readLabState(dir);
@@ -235,6 +272,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     processes: [],
     bmcs: [],
     serverAddress: server,
+    bmcProtocol: protocol,
     createdAt: new Date().toISOString(),
   };
   writeState(state);
@@ -286,6 +324,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     state.passwordFile = passwordFile;
     const ipmiSim = findExecutable('ipmi_sim') as string;
     const qemu = findExecutable('qemu-system-x86_64') as string;
+    // Redfish BMCs: one throwaway certificate naming every BMC address (rackboot trusts it on first use).
+    const tls = protocol === 'redfish' ? labCertificate(dir, Array.from({ length: nodes }, (_, k) => `${BMC_SUBNET_PREFIX}.${11 + k}`)) : null;
     for (let i = 1; i <= nodes; i++) {
       const name = `blade-${i}`;
       const address = `${BMC_SUBNET_PREFIX}.${10 + i}`;
@@ -328,6 +368,20 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       writeFileSync(join(bdir, 'lan.conf'), lanConf(spec, { lanControl: lanCtl, chassisControl: chassisCtl }));
       writeFileSync(join(bdir, 'bmc.emu'), emuCommands(spec, { path: join(bdir, 'fru.bin'), size: fru.length }));
       state.bmcs.push({ name, address, hostMac, hostIp, machine: `node-${hostIp.replace(/\./g, '-')}`, vmPidFile });
+      if (tls) {
+        const specFile = join(bdir, 'redfish-bmc.json');
+        writeFileSync(
+          specFile,
+          `${JSON.stringify({ name, address, port: 443, certFile: tls.certFile, keyFile: tls.keyFile, username: 'admin', passwordFile, uuid: guid, hostMac, bmcMac: spec.bmcMac, chassisControl: chassisCtl }, null, 2)}\n`,
+        );
+        const logFile = join(bdir, 'redfish-bmc.log');
+        const pid = spawnDetached(bmcNs, process.execPath, [...process.execArgv, redfishBmcProgram(), specFile], logFile);
+        state.processes.push({ role: 'redfish-bmc', name, pid, log: logFile });
+        writeState(state);
+        await waitForTcp(bmcNs, `${address}:443`, pid, logFile, 30_000);
+        log(`blade ${name}: Redfish BMC https://${address} (pid ${pid}), host NIC ${hostMac} on ${tap}, planned ${hostIp}`);
+        continue;
+      }
       const logFile = join(bdir, 'ipmi_sim.log');
       const pid = spawnDetached(bmcNs, ipmiSim, ['-c', join(bdir, 'lan.conf'), '-f', join(bdir, 'bmc.emu'), '-s', join(bdir, 'state'), '-n'], logFile);
       state.processes.push({ role: 'ipmi_sim', name, pid, log: logFile });
@@ -360,6 +414,7 @@ ipmi:
   username: admin
   passwordFile: ${passwordFile}
   ipPlan: { kind: bmc-offset, hostSubnet: ${HOST_SUBNET_PREFIX}.0/24, bmcSubnet: ${BMC_SUBNET_PREFIX}.0/24, offset: 0 }
+  ranges: [{ range: ${BMC_SUBNET_PREFIX}.0/24, protocol: ${protocol} }]
 `,
     );
     state.config = config;
@@ -429,8 +484,9 @@ export async function labDown(dirArg: string, log: (line: string) => void = () =
   if (!state) return { stopped: 0, namespaces: [] };
   const problems: string[] = [];
   let stopped = 0;
-  // ipmi_sim first (no new power-ons), then VMs and the rest.
-  const order = [...state.processes].sort((a, b) => (a.role === 'ipmi_sim' ? -1 : 0) - (b.role === 'ipmi_sim' ? -1 : 0));
+  // BMCs first (no new power-ons), then VMs and the rest.
+  const isBmc = (p: LabProcessRecord) => (p.role === 'ipmi_sim' || p.role === 'redfish-bmc' ? -1 : 0);
+  const order = [...state.processes].sort((a, b) => isBmc(a) - isBmc(b));
   await Promise.all(
     order.map(async (p) => {
       if (!pidAlive(p.pid)) return;
@@ -472,8 +528,8 @@ export function nextSteps(state: LabState): string {
   return [
     `lab up: namespace ${ns} (BMCs in ${ns}-bmc), ${state.bmcs.length} blade(s), state ${join(state.dir, STATE_FILE)}`,
     `  server   ${state.serverAddress} (DHCP on, only inside ${ns}); config ${cfg}`,
-    `  BMCs     ${state.bmcs.map((b) => `${b.name}=${b.address}`).join(' ')} (user admin, password in ${state.passwordFile ?? '?'})`,
-    `  logs     ${state.dir}/rackboot.log, ${state.dir}/blade-N/{ipmi_sim,qemu,serial}.log`,
+    `  BMCs     ${state.bmcs.map((b) => `${b.name}=${b.address}`).join(' ')} (${state.bmcProtocol === 'redfish' ? 'Redfish over HTTPS' : 'IPMI'}, user admin, password in ${state.passwordFile ?? '?'})`,
+    `  logs     ${state.dir}/rackboot.log, ${state.dir}/blade-N/{${state.bmcProtocol === 'redfish' ? 'redfish-bmc' : 'ipmi_sim'},qemu,serial}.log`,
     '',
     'Next (as root; `rackboot` = `node --import tsx server/cli/index.ts` from a checkout):',
     `  ${rb} discover --bmc ${state.bmcRange ?? ''}`,

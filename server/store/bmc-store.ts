@@ -4,6 +4,7 @@
  * store, so `ip-plan --apply` reads, decides and writes in one transaction.
  */
 import type { HostMac } from '../bmc/port.js';
+import { protocolOfSession } from '../bmc/ranges.js';
 import type { BmcFailure, BmcObservation, BmcRecord, BmcRegistry } from '../bmc/registry.js';
 import type { PlanBmc, PlanMachine, PlanReservation } from '../core/ip-policy.js';
 import { formatUuid, uuidBytes, uuidReadings } from '../core/uuid-match.js';
@@ -190,6 +191,7 @@ function toRecord(row: BmcRow | undefined): BmcRecord | null {
   if (!row) return null;
   return {
     id: row.id,
+    protocol: protocolOfSession(row.session),
     address: row.address,
     port: row.port,
     username: row.username,

@@ -95,4 +95,36 @@ describe('ip-plan against the inventory', () => {
     assert.deepEqual(later.plan.counts, { add: 1, update: 0, unchanged: 0, skip: 0, conflict: 0 });
     db.close();
   });
+
+  it('plans Redfish and IPMI records together: one rule, one plan, each machine once', () => {
+    const { stores, bmcs, inventory } = setup();
+    bmcs.recordObservation(observation('10.1.0.11', ['52:54:00:99:00:11']), 1);
+    bmcs.recordObservation(
+      {
+        ...observation('10.1.0.12', [], '38947555-7742-3448-3784-823347823834'),
+        manufacturerId: null,
+        productId: null,
+        lanChannel: null,
+        ipmiVersion: '1.15.0',
+        session: 'redfish https session',
+        hostMacs: [
+          { mac: '12:44:6a:3b:04:11', source: 'redfish', label: '12446A3B0411' },
+          { mac: '12:44:6a:3b:88:90', source: 'redfish', label: '12446A3B8890' },
+        ],
+      },
+      1,
+    );
+    assert.deepEqual([bmcs.byAddress('10.1.0.11')?.protocol, bmcs.byAddress('10.1.0.12')?.protocol], ['ipmi', 'redfish']);
+    const applied = runIpPlan(stores, rule, { apply: true, now: 10 });
+    assert.deepEqual(applied.plan.counts, { add: 2, update: 0, unchanged: 0, skip: 0, conflict: 0 });
+    const redfish = inventory.machineByName('node-10-99-0-12');
+    assert.deepEqual([redfish?.ip, redfish?.macs, redfish?.uuid, redfish?.bmcAddress], ['10.99.0.12', ['12:44:6a:3b:04:11', '12:44:6a:3b:88:90'], '38947555-7742-3448-3784-823347823834', '10.1.0.12']);
+    assert.deepEqual(inventory.machineByName('node-10-99-0-11')?.macs, ['52:54:00:99:00:11']);
+
+    // The same host seen again over the other protocol (a BMC switched from IPMI to Redfish) is the same machine.
+    bmcs.recordObservation({ ...observation('10.1.0.11', []), session: 'redfish https session', hostMacs: [{ mac: '52:54:00:99:00:11', source: 'redfish', label: 'NIC.1' }] }, 20);
+    const again = runIpPlan(stores, rule, { apply: true, now: 30 });
+    assert.deepEqual(again.plan.counts, { add: 0, update: 0, unchanged: 2, skip: 0, conflict: 0 });
+    assert.equal(inventory.listMachines().length, 2);
+  });
 });

@@ -69,3 +69,50 @@ test('relative paths resolve against the config file directory; publicUrl loses 
   assert.equal(config?.boot.assetsDir, '/srv/assets');
   assert.equal(config?.http.publicUrl, 'http://pxe.example:80');
 });
+
+test('ipmi.ranges: per-range protocol and Redfish endpoint; plain HTTP warns; paths resolve against the config', () => {
+  const text = `
+ipmi:
+  ranges:
+    - { range: 10.1.0.0/24, protocol: redfish, caFile: certs/bmc-ca.pem }
+    - { range: 10.2.0.0/24, protocol: auto, scheme: http, port: 8000 }
+    - { range: 10.3.0.7, protocol: ipmi }
+  redfish: { timeoutMs: 5000, trustFile: state/fingerprints.json }
+`;
+  const { config, errors, warnings } = parseConfig(text, 'rb.yaml', '/etc/rackboot');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(config?.ipmi.ranges, [
+    { range: '10.1.0.0/24', protocol: 'redfish', scheme: 'https', caFile: '/etc/rackboot/certs/bmc-ca.pem' },
+    { range: '10.2.0.0/24', protocol: 'auto', scheme: 'http', port: 8000 },
+    { range: '10.3.0.7', protocol: 'ipmi', scheme: 'https' },
+  ]);
+  assert.deepEqual(config?.ipmi.redfish, { timeoutMs: 5000, maxResponseBytes: 1048576, taskTimeoutMs: 120000, trustFile: '/etc/rackboot/state/fingerprints.json' });
+  assert.deepEqual(warnings, ['rb.yaml: ipmi.ranges.1: Redfish over plain HTTP for 10.2.0.0/24: the BMC password crosses the network in clear (labs only)']);
+
+  const bad = parseConfig(
+    `
+ipmi:
+  ranges:
+    - { range: 10.1.0.0/24, protocol: redfish, scheme: http, caFile: ca.pem }
+    - { range: 10.1.0.0/24, protocol: ipmi }
+    - { range: 10.9.0.0/33, protocol: smoke-signals }
+`,
+    'rb.yaml',
+    '/etc/rackboot',
+  );
+  assert.equal(bad.config, null);
+  assert.match(bad.errors.join('\n'), /ipmi\.ranges\.2\.range/);
+  assert.match(bad.errors.join('\n'), /ipmi\.ranges\.2\.protocol/);
+  const crossed = parseConfig(
+    `
+ipmi:
+  ranges:
+    - { range: 10.1.0.0/24, protocol: redfish, scheme: http, caFile: ca.pem }
+    - { range: 10.1.0.0/24, protocol: ipmi }
+`,
+    'rb.yaml',
+    '/etc/rackboot',
+  );
+  assert.deepEqual(crossed.errors, ['rb.yaml: ipmi.ranges.0.caFile: a CA file needs scheme https', 'rb.yaml: ipmi.ranges.1.range: 10.1.0.0/24 is listed twice']);
+  assert.deepEqual(loadEmbeddedConfig('/srv/rb').config?.ipmi.ranges, [], 'no ranges by default: every BMC speaks IPMI');
+});
