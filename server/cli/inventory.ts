@@ -14,9 +14,11 @@ import type { Machine } from '../core/types.js';
 import { dhcpSettings } from '../services/dhcp-service.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, publicMachine, type CliContext } from './context.js';
 import { formatTable, formatTime, terminalLines } from './format.js';
+import { addSelectorOptions, cliActor, LIFECYCLE_OPS, registerLifecycleCommands, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
 
 export function registerInventoryCommands(program: Command, ctx: CliContext): void {
   const machines = program.command('machines').description('the machine inventory');
+  registerLifecycleCommands(program, machines, ctx);
 
   machines
     .command('add')
@@ -30,7 +32,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .option('--json', 'print the machine as JSON')
     .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; json?: boolean }) => {
       const input = parseNewMachine(options);
-      const machine = ctx.withProvisioner((p) => p.registerMachine(input));
+      const machine = ctx.withProvisioner((p) => p.registerMachine(input, cliActor()));
       const uncovered = input.ip === null ? null : subnetProblem(ctx.config(), input.ip);
       if (uncovered) process.stderr.write(`rackboot: warning: ${uncovered}\n`);
       if (options.json) process.stdout.write(`${JSON.stringify(publicMachine(machine), null, 2)}\n`);
@@ -73,25 +75,37 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       );
     });
 
-  program
-    .command('assign')
-    .description('give machines a role; each boots it on its next PXE boot (--menu: forget the role, show the menu)')
-    .argument('<machines...>', 'names, MACs or IPs')
-    .option('--role <role>', `one of ${ROLES.join(', ')}`)
-    .addOption(new Option('--mode <mode>', 'install to disk, or boot in memory').choices(['install', 'memory']).default('install'))
-    .option('--menu', 'clear the role: the next boot shows the menu')
+  addSelectorOptions(
+    program
+      .command('assign')
+      .description('give machines a role; each boots it on its next PXE boot (--menu: forget the role, show the menu)')
+      .argument('[machines...]', 'names, MACs or IPs (or --selector)')
+      .option('--role <role>', `one of ${ROLES.join(', ')}`)
+      .addOption(new Option('--mode <mode>', 'install to disk, or boot in memory').choices(['install', 'memory']).default('install'))
+      .option('--menu', 'clear the role: the next boot shows the menu'),
+  )
+    .option('-y, --yes', 'with --selector: do not ask (required when not on a terminal)')
     .option('--json', 'print the updated machines as JSON')
-    .action((refs: string[], options: { role?: string; mode: BootMode; menu?: boolean; json?: boolean }) => {
+    .action(async (refs: string[], options: SelectorOptions & { role?: string; mode: BootMode; menu?: boolean }) => {
       if ((options.role === undefined) === (options.menu !== true)) throw new CliError('give either --role or --menu', EXIT_USAGE);
       const role = options.role ?? null;
       if (role !== null && !isRole(role)) throw new CliError(`--role ${role}: not one of ${ROLES.join(', ')}`, EXIT_USAGE);
+      if ((options.selector === undefined) === (refs.length === 0)) throw new CliError('name machines or give --selector (not both)', EXIT_USAGE);
+      const print = (updated: readonly Machine[]) => {
+        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+        else for (const m of updated) process.stdout.write(`${m.name}: ${m.role === null ? 'no role (boot menu)' : `${m.role} (${m.bootMode})`}\n`);
+      };
+      if (options.selector !== undefined) {
+        const names = await selectAndConfirm(ctx, options, role === null ? 'Clear the role of' : `Assign ${role} (${options.mode}) to`);
+        if (names === null) return;
+        print(ctx.withProvisioner((p) => LIFECYCLE_OPS.assign(p, options.selector as string, role, options.mode, cliActor(), selectorBounds(options))));
+        return;
+      }
       ctx.withProvisioner((p) => {
         const machines = refs.map((ref) => p.machineByRef(ref) ?? ref);
         const missing = machines.filter((m): m is string => typeof m === 'string');
         if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
-        const updated = (machines as Machine[]).map((machine) => p.assignRole(machine, role, options.mode));
-        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
-        else for (const m of updated) process.stdout.write(`${m.name}: ${m.role === null ? 'no role (boot menu)' : `${m.role} (${m.bootMode})`}\n`);
+        print((machines as Machine[]).map((machine) => p.assignRole(machine, role, options.mode, cliActor())));
       });
     });
 

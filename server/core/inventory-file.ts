@@ -140,7 +140,7 @@ function decodeCsv(text: string): Decoded {
       line: record.line,
       raw: {
         name: cell('name'),
-        macs: (cell('macs') ?? '').split(/[\s;]+/).filter(Boolean),
+        macs: (cell('macs') ?? '').split(/[\s;,]+/).filter(Boolean),
         ip: cell('ip'),
         role: cell('role'),
         bootMode: cell('boot_mode'),
