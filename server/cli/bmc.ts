@@ -294,6 +294,10 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           try {
             const result = runIpPlan({ bmcs: new BmcStore(db), inventory: provisioner }, rule, { apply: options.apply === true, now: clock() });
             const { plan } = result;
+            if (result.applied) {
+              const c = plan.counts;
+              provisioner.recordAudit({ actor: cliActor(), action: 'ip-plan.apply', target: null, before: null, after: { ...c }, message: `ip-plan applied: ${c.add} added, ${c.update} updated` });
+            }
             if (options.json) stdout.write(`${JSON.stringify({ ...plan, applied: result.applied }, null, 2)}\n`);
             else {
               stdout.write(planTable(plan.changes));

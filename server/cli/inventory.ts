@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import { EXPORT_FORMATS, exportInventory, type ExportFormat } from '../core/export.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
+import { applyLabelChanges } from '../core/labels.js';
 import { previewDhcp } from '../core/preview-dhcp.js';
 import { isRole, ROLES, type BootMode } from '../core/roles.js';
 import type { Machine } from '../core/types.js';
@@ -29,8 +30,9 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .option('--role <role>', `role: ${ROLES.join(', ')} (default: none, the machine shows the boot menu)`)
     .addOption(new Option('--mode <mode>', 'how the role boots').choices(['install', 'memory']).default('install'))
     .option('--uuid <uuid>', 'system UUID / BMC GUID')
+    .option('--label <label...>', 'key=value labels (docs/inventory.md)')
     .option('--json', 'print the machine as JSON')
-    .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; json?: boolean }) => {
+    .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[]; json?: boolean }) => {
       const input = parseNewMachine(options);
       const machine = ctx.withProvisioner((p) => p.registerMachine(input, cliActor()));
       const uncovered = input.ip === null ? null : subnetProblem(ctx.config(), input.ip);
@@ -183,7 +185,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     });
 }
 
-function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string }) {
+function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[] }) {
   const problems: string[] = [];
   const macs = options.mac.map((raw) => {
     const mac = normaliseMac(raw);
@@ -197,8 +199,10 @@ function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; r
   if (options.role !== undefined && !isRole(options.role)) problems.push(`--role ${options.role}: not one of ${ROLES.join(', ')}`);
   const name = options.name ?? defaultName(options.ip, macs[0] ?? '');
   if (!isValidMachineName(name)) problems.push(`--name ${name}: use lower-case letters, digits and hyphens (a host name)`);
+  const labels = applyLabelChanges({}, options.label ?? []);
+  if (!labels.ok) problems.push(...labels.problems.map((p) => `--label: ${p}`));
   if (problems.length > 0) throw new CliError('invalid machine', EXIT_USAGE, problems);
-  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, bootMode: options.mode, uuid };
+  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, bootMode: options.mode, uuid, labels: labels.ok ? labels.labels : {} };
 }
 
 function defaultName(ip: string | undefined, mac: string): string {

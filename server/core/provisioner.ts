@@ -20,7 +20,7 @@ import { isCallbackEvent, stateAfter, type EventFacts, type EventType } from './
 import type { AuditEntry, AuditQuery, InventoryStore, NewAuditEntry, NewMachine } from './ports.js';
 import { decodeInventory, rowOf, validateRow, type InventoryFormat, type InventoryRow } from './inventory-file.js';
 import { describeChanges, desiredFromImport, planInventory, type FieldChange, type Plan, type PlanError, type PlannedChange } from './inventory-plan.js';
-import { bulkLimit, matchesSelector, parseSelector } from './labels.js';
+import { bulkLimit, labelProblems, matchesSelector, parseSelector, sortedLabels } from './labels.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
 import { RackbootError, type ErrorCode } from '../errors.js';
@@ -132,7 +132,9 @@ export class Provisioner {
     if (!isValidMachineName(input.name)) {
       throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', `machine name ${JSON.stringify(input.name)}: use lower-case letters, digits and hyphens (a host name)`);
     }
-    const machine = this.store.addMachine(input, this.clock.now());
+    const labelIssues = labelProblems(input.labels ?? {});
+    if (labelIssues.length > 0) throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', `machine ${input.name}: ${labelIssues.join('; ')}`, { details: labelIssues });
+    const machine = this.store.addMachine({ ...input, ...(input.labels ? { labels: sortedLabels(input.labels) } : {}) }, this.clock.now());
     this.append(machine, 'registered', `registered with ${machine.macs.join(', ')}${machine.ip ? ` -> ${machine.ip}` : ''}`);
     return this.store.machineById(machine.id) as Machine;
   }

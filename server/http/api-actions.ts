@@ -55,7 +55,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
     };
   });
 
-  app.post<{ Body: { name: string; macs: string[]; ip?: string | null; role?: Role | null; bootMode?: BootMode; uuid?: string; bmcAddress?: string } }>(
+  app.post<{ Body: { name: string; macs: string[]; ip?: string | null; role?: Role | null; bootMode?: BootMode; uuid?: string; bmcAddress?: string; labels?: Record<string, string> } }>(
     '/machines',
     { schema: registerMachineSchema, onRequest: auth, schemaErrorFormatter: formatSchemaErrors },
     async (request, reply) => {
@@ -70,6 +70,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
         bootMode: body.bootMode ?? 'install',
         uuid: body.uuid === undefined ? null : normaliseUuid(body.uuid),
         bmcAddress: body.bmcAddress ?? null,
+        ...(body.labels ? { labels: body.labels } : {}),
       }, apiActor(request));
       request.log.info({ machine: machine.name, macs, ip: machine.ip }, 'api: machine registered');
       return reply.code(201).send(show(machine));

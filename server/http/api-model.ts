@@ -246,6 +246,7 @@ export const registerMachineSchema: FastifySchema = {
       bootMode: { type: 'string', enum: ['install', 'memory'], default: 'install' },
       uuid: { type: 'string', pattern: UUID_PATTERN },
       bmcAddress: { type: 'string', pattern: IPV4_PATTERN },
+      labels: { type: 'object', additionalProperties: { type: 'string' }, description: 'key: value labels (docs/inventory.md); checked like an edit' },
     },
   },
   response: { 201: machineSchema, ...errors(400, 401, 409) },

@@ -74,6 +74,16 @@ test('machines import: bad rows are listed with their lines, exit 1, nothing app
   assert.equal(run('machines', 'list', '--json').stdout.includes('blade-09'), false);
 });
 
+test('machines add --label; a bad label is a usage error', () => {
+  const bad = run('machines', 'add', '--mac', '52:54:00:cc:00:99', '--name', 'spare-01', '--label', 'rack=R1');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--label: label rack value "R1"/);
+  const added = run('machines', 'add', '--mac', '52:54:00:cc:00:99', '--name', 'spare-01', '--label', 'rack=r99', '--json');
+  assert.equal(added.code, 0, added.stderr);
+  assert.deepEqual(JSON.parse(added.stdout).labels, { rack: 'r99' });
+  assert.equal(run('machines', 'delete', 'spare-01', '--yes').code, 0);
+});
+
 test('machines label, edit (checked like add, coded errors), select', () => {
   const label = run('machines', 'label', 'blade-01', 'zone=a', 'rack-');
   assert.equal(label.code, 0, label.stderr);

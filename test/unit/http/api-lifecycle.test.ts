@@ -55,6 +55,18 @@ test('the machine object carries its labels', async () => {
   assert.deepEqual(list.json().machines.map((m: { labels: unknown }) => m.labels), [{ rack: 'r12' }, { rack: 'r12' }, { rack: 'r12' }, { rack: 'r13' }]);
 });
 
+test('POST /machines takes labels, checked like an edit', async () => {
+  const bad = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { name: 'spare-01', macs: ['52:54:00:aa:00:99'], labels: { rack: 'R1' } } });
+  assert.equal(bad.statusCode, 400);
+  assert.match(bad.json().error, /label rack value "R1"/);
+  const ok = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { name: 'spare-01', macs: ['52:54:00:aa:00:99'], labels: { zone: 'b', rack: 'r99' } } });
+  assert.equal(ok.statusCode, 201, ok.body);
+  assert.deepEqual(ok.json().labels, { rack: 'r99', zone: 'b' });
+  const [audit] = t.provisioner.listAudit({ limit: 1 });
+  assert.deepEqual([audit?.actor, audit?.action, audit?.target], ['api:ops-bot', 'machine.add', 'spare-01']);
+  assert.equal((await app.inject({ method: 'DELETE', url: '/api/v1/machines/spare-01', headers: auth() })).statusCode, 200);
+});
+
 test('PATCH /machines/{ref}: needs the token; edits; conflicts are 409, bad input 400, unknown 404', async () => {
   assert.equal((await app.inject({ method: 'PATCH', url: '/api/v1/machines/blade-01', payload: { ip: '10.99.0.31' } })).statusCode, 401);
   const ok = await app.inject({ method: 'PATCH', url: '/api/v1/machines/blade-01', headers: auth(), payload: { ip: '10.99.0.31', labels: { rack: 'r12', zone: 'a' } } });
