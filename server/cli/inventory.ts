@@ -19,7 +19,6 @@ import { addSelectorOptions, cliActor, LIFECYCLE_OPS, registerLifecycleCommands,
 
 export function registerInventoryCommands(program: Command, ctx: CliContext): void {
   const machines = program.command('machines').description('the machine inventory');
-  registerLifecycleCommands(program, machines, ctx);
 
   machines
     .command('add')
@@ -76,6 +75,8 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         ),
       );
     });
+
+  registerLifecycleCommands(program, machines, ctx);
 
   addSelectorOptions(
     program
