@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_RATE_LIMITED: { status: 429, summary: 'too many requests from this address' },
   RACKBOOT_ERR_DISK_LOW: { status: 503, summary: 'the data directory is low on space' },
   RACKBOOT_ERR_BUSY: { status: 503, summary: 'too many connections of this kind: retry later' },
+  RACKBOOT_ERR_TOO_MANY: { status: 400, summary: 'the selector matches more machines than a bulk action may touch' },
   RACKBOOT_ERR_TLS_REQUIRED: { status: 403, summary: 'this route is served over HTTPS only' },
 } as const;
 

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { databasePath, loadCatalog } from '../main.js';
 import { ApiTokenStore } from '../store/api-token-store.js';
 import { openDatabase } from '../store/db.js';
-import type { CliContext } from './context.js';
+import { CliError, EXIT_USAGE, type CliContext } from './context.js';
 import { formatTime } from './format.js';
 
 export function registerAdminCommands(program: Command, ctx: CliContext): void {
@@ -37,8 +37,10 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .command('rotate')
     .description('revoke the API token and print a new one, this once (only its hash is stored); a running server uses it at once')
     .option('--json', 'print {"token": ...} as JSON')
-    .action((options: { json?: boolean }) => {
-      const token = withTokenStore((tokens) => tokens.rotate(Date.now()));
+    .option('--name <name>', 'who uses the token: the audit log records changes made with it as api:<name>')
+    .action((options: { json?: boolean; name?: string }) => {
+      if (options.name !== undefined && !/^[A-Za-z0-9._@-]{1,64}$/.test(options.name)) throw new CliError(`--name ${options.name}: 1 to 64 letters, digits, '.', '_', '@', '-'`, EXIT_USAGE);
+      const token = withTokenStore((tokens) => tokens.rotate(Date.now(), options.name));
       if (options.json) process.stdout.write(`${JSON.stringify({ token })}\n`);
       else process.stdout.write(`${token}\n`);
       process.stderr.write('rackboot: the previous API token no longer works; this one is not shown again\n');

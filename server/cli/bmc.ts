@@ -19,6 +19,7 @@ import type { BmcConnector, BmcCredentials } from '../bmc/port.js';
 import { POWER_ACTIONS, powerEvent, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from '../bmc/power.js';
 import type { BmcRegistry } from '../bmc/registry.js';
 import { confirmOrExit } from './confirm.js';
+import { cliActor, LIFECYCLE_OPS, nameList, selectorBounds } from './lifecycle.js';
 import { formatTable, formatTime, terminalText } from './format.js';
 import type { Config } from '../config/config.js';
 import { parseIpRule, type IpRule, type PlanChange } from '../core/ip-policy.js';
@@ -305,6 +306,10 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           try {
             const result = runIpPlan({ bmcs: new BmcStore(db), inventory: provisioner }, rule, { apply: options.apply === true, now: clock() });
             const { plan } = result;
+            if (result.applied) {
+              const c = plan.counts;
+              provisioner.recordAudit({ actor: cliActor(), action: 'ip-plan.apply', target: null, before: null, after: { ...c }, message: `ip-plan applied: ${c.add} added, ${c.update} updated` });
+            }
             if (options.json) stdout.write(`${JSON.stringify({ ...plan, applied: result.applied }, null, 2)}\n`);
             else {
               stdout.write(planTable(plan.changes));
@@ -327,7 +332,10 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
     .description('power machines on/off/cycle or show their power state over IPMI or Redfish (--pxe: next boot from the network)')
     .argument('<action>', POWER_ACTIONS.join('|'))
     .argument('[machines...]', 'machine names, MACs or IPs, or BMC addresses')
-    .option('--all', 'every machine with a known BMC')
+    .option('--all', 'every machine with a known BMC (with --selector: allow more than the bulk limit)')
+    .option('--selector <selector>', 'every machine matching a label selector, e.g. rack=r12,role=small')
+    .option('--limit <n>', 'with --selector: refuse when more than this many match (default 100)')
+    .option('--dry-run', 'with --selector: only list the machines it would power')
     .option('--pxe', 'set the next boot to PXE, read it back and compare, before the power action')
     .option('--efi', 'with --pxe: UEFI boot (default legacy BIOS)')
     .option('--persistent', 'with --pxe: for all future boots (many BMCs ignore it)')
@@ -343,17 +351,34 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
         async (
           action: string,
           refs: string[],
-          options: CredentialOptions & { all?: boolean; pxe?: boolean; efi?: boolean; persistent?: boolean; soft?: boolean; softTimeout: string; concurrency: string; json?: boolean; yes?: boolean },
+          options: CredentialOptions & { all?: boolean; selector?: string; limit?: string; dryRun?: boolean; pxe?: boolean; efi?: boolean; persistent?: boolean; soft?: boolean; softTimeout: string; concurrency: string; json?: boolean; yes?: boolean },
         ) => {
           if (!(POWER_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`power ${action}: expected one of ${POWER_ACTIONS.join(', ')}`);
           const powerAction = action as PowerAction;
-          if (options.all && refs.length > 0) throw new UsageError('name machines or give --all, not both');
-          if (!options.all && refs.length === 0) throw new UsageError('name at least one machine, or give --all');
+          let names = refs;
+          if (options.selector !== undefined) {
+            if (refs.length > 0) throw new UsageError('name machines or give --selector, not both');
+            const opened = openWithProvisioner();
+            try {
+              names = LIFECYCLE_OPS.select(opened.provisioner, options.selector, selectorBounds(options)).map((m) => m.name);
+            } finally {
+              opened.close();
+            }
+            if (options.dryRun) {
+              stdout.write(options.json ? `${JSON.stringify({ applied: false, selector: options.selector, count: names.length, machines: names }, null, 2)}\n` : `${names.length} machine(s) match ${terminalText(options.selector)}; power ${powerAction} would act on:\n${names.map((n) => `  ${n}\n`).join('')}`);
+              return 0;
+            }
+            if (names.length === 0) throw new UsageError(`no machine matches ${options.selector}: nothing to power`);
+          }
+          const everyMachine = options.all === true && options.selector === undefined;
+          if (everyMachine && refs.length > 0) throw new UsageError('name machines or give --all, not both');
+          if (!everyMachine && names.length === 0) throw new UsageError('name at least one machine, or give --all or --selector');
           if ((options.efi || options.persistent) && !options.pxe) throw new UsageError('--efi and --persistent go with --pxe');
           if (options.pxe && powerAction === 'status') throw new UsageError('--pxe goes with on, off or cycle');
           if (options.soft && powerAction !== 'off') throw new UsageError('--soft goes with off');
-          if (powerAction === 'off' || powerAction === 'cycle') {
-            await (deps.confirm ?? confirmOrExit)(`Power ${powerAction} ${options.all ? 'every machine with a known BMC' : refs.join(', ')}?`, options.yes);
+          if (powerAction === 'off' || powerAction === 'cycle' || (options.selector !== undefined && powerAction !== 'status')) {
+            const which = everyMachine ? 'every machine with a known BMC' : options.selector !== undefined ? `${names.length} machine(s) matching ${options.selector} (${nameList(names)})` : names.join(', ');
+            await (deps.confirm ?? confirmOrExit)(`Power ${powerAction} ${which}?`, options.yes);
           }
           const s = settings();
           const concurrency = positiveInt(options.concurrency, '--concurrency', 16);
@@ -362,7 +387,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           const { provisioner, db, close } = openWithProvisioner();
           try {
             const bmcs = new BmcStore(db);
-            const targets = resolvePowerTargets(provisioner, bmcs, options.all ? null : refs, s.port);
+            const targets = resolvePowerTargets(provisioner, bmcs, everyMachine ? null : names, s.port);
             if (targets.problems.length > 0) throw new UsageError('cannot power these', targets.problems);
             const outcomes = await powerMachines(
               {
@@ -374,6 +399,17 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
               targets.list.map((t) => ({ ...t, username: t.username ?? creds.username })),
               { action: powerAction, pxe: options.pxe, efi: options.efi, persistent: options.persistent, soft: options.soft, softTimeoutMs: softTimeout * 1000, concurrency },
             );
+            if (powerAction !== 'status') {
+              const failed = outcomes.filter((o) => !o.ok).length;
+              provisioner.recordAudit({
+                actor: cliActor(),
+                action: 'power',
+                target: options.selector ?? (everyMachine ? 'all' : nameList(names, 50)),
+                before: null,
+                after: { action: powerAction, pxe: options.pxe === true, machines: outcomes.length, failed },
+                message: `power ${powerAction} on ${outcomes.length} machine(s): ${failed} failed`,
+              });
+            }
             stdout.write(options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : powerTable(outcomes));
             return outcomes.every((o) => o.ok) ? 0 : EXIT_FAILED;
           } finally {

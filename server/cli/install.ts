@@ -5,6 +5,8 @@ import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { AssetImportError, DirectoryAssetIndex, importAssets, listAssets } from '../assets/mirror.js';
 import { confirmOrExit } from './confirm.js';
+import { CliError, EXIT_USAGE, publicMachine } from './context.js';
+import { addSelectorOptions, cliActor, LIFECYCLE_OPS, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
 import { formatTable } from './format.js';
 import type { Config } from '../config/config.js';
 import type { Provisioner } from '../core/provisioner.js';
@@ -70,21 +72,35 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
       );
     });
 
-  program
-    .command('reprovision')
-    .description('send installed machines back: their next PXE boot installs again, and the install script may overwrite their disk')
-    .argument('<machines...>', 'names, MACs or IPs')
+  addSelectorOptions(
+    program
+      .command('reprovision')
+      .description('send installed machines back: their next PXE boot installs again, and the install script may overwrite their disk')
+      .argument('[machines...]', 'names, MACs or IPs (or --selector)'),
+  )
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
-    .action(async (refs: string[], options: { yes?: boolean }) => {
+    .option('--json', 'print the reprovisioned machines as JSON')
+    .action(async (refs: string[], options: SelectorOptions) => {
+      if ((options.selector === undefined) === (refs.length === 0)) throw new CliError('name machines or give --selector (not both)', EXIT_USAGE);
+      const print = (updated: readonly Machine[]) => {
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+          return;
+        }
+        for (const m of updated) {
+          const next = m.role === null ? 'the boot menu' : m.bootMode === 'install' ? `installs ${m.role}, overwriting its disk` : `boots ${m.role} in memory`;
+          process.stdout.write(`${m.name}: ${m.state}; its next PXE boot ${next}\n`);
+        }
+      };
+      if (options.selector !== undefined) {
+        const names = await selectAndConfirm(ctx, options, 'Reprovision (the next PXE boot installs again and may overwrite the disk)');
+        if (names === null) return;
+        print(ctx.withProvisioner((p) => LIFECYCLE_OPS.reprovision(p, options.selector as string, cliActor(), selectorBounds(options))));
+        return;
+      }
       const names = ctx.withProvisioner((p) => findMachines(p, refs).map((m) => m.name));
       await confirmOrExit(`Reprovision ${names.join(', ')}? The next PXE boot installs again and may overwrite the disk.`, options.yes);
-      ctx.withProvisioner((p) => {
-        for (const machine of findMachines(p, refs)) {
-          const updated = p.reprovision(machine, 'requested with rackboot reprovision');
-          const next = updated.role === null ? 'the boot menu' : updated.bootMode === 'install' ? `installs ${updated.role}, overwriting its disk` : `boots ${updated.role} in memory`;
-          process.stdout.write(`${updated.name}: ${updated.state}; its next PXE boot ${next}\n`);
-        }
-      });
+      print(ctx.withProvisioner((p) => findMachines(p, refs).map((machine) => p.reprovision(machine, 'requested with rackboot reprovision', cliActor()))));
     });
 
   program

@@ -8,12 +8,14 @@ import type { Config } from '../config/config.js';
 import { EXPORT_FORMATS, exportInventory, type ExportFormat } from '../core/export.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
+import { applyLabelChanges } from '../core/labels.js';
 import { previewDhcp } from '../core/preview-dhcp.js';
 import { isRole, ROLES, type BootMode } from '../core/roles.js';
 import type { Machine } from '../core/types.js';
 import { dhcpSettings } from '../services/dhcp-service.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, publicMachine, type CliContext } from './context.js';
 import { formatTable, formatTime, terminalLines } from './format.js';
+import { addSelectorOptions, cliActor, LIFECYCLE_OPS, registerLifecycleCommands, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
 
 export function registerInventoryCommands(program: Command, ctx: CliContext): void {
   const machines = program.command('machines').description('the machine inventory');
@@ -27,10 +29,11 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .option('--role <role>', `role: ${ROLES.join(', ')} (default: none, the machine shows the boot menu)`)
     .addOption(new Option('--mode <mode>', 'how the role boots').choices(['install', 'memory']).default('install'))
     .option('--uuid <uuid>', 'system UUID / BMC GUID')
+    .option('--label <label...>', 'key=value labels (docs/inventory.md)')
     .option('--json', 'print the machine as JSON')
-    .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; json?: boolean }) => {
+    .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[]; json?: boolean }) => {
       const input = parseNewMachine(options);
-      const machine = ctx.withProvisioner((p) => p.registerMachine(input));
+      const machine = ctx.withProvisioner((p) => p.registerMachine(input, cliActor()));
       const uncovered = input.ip === null ? null : subnetProblem(ctx.config(), input.ip);
       if (uncovered) process.stderr.write(`rackboot: warning: ${uncovered}\n`);
       if (options.json) process.stdout.write(`${JSON.stringify(publicMachine(machine), null, 2)}\n`);
@@ -73,25 +76,39 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       );
     });
 
-  program
-    .command('assign')
-    .description('give machines a role; each boots it on its next PXE boot (--menu: forget the role, show the menu)')
-    .argument('<machines...>', 'names, MACs or IPs')
-    .option('--role <role>', `one of ${ROLES.join(', ')}`)
-    .addOption(new Option('--mode <mode>', 'install to disk, or boot in memory').choices(['install', 'memory']).default('install'))
-    .option('--menu', 'clear the role: the next boot shows the menu')
+  registerLifecycleCommands(program, machines, ctx);
+
+  addSelectorOptions(
+    program
+      .command('assign')
+      .description('give machines a role; each boots it on its next PXE boot (--menu: forget the role, show the menu)')
+      .argument('[machines...]', 'names, MACs or IPs (or --selector)')
+      .option('--role <role>', `one of ${ROLES.join(', ')}`)
+      .addOption(new Option('--mode <mode>', 'install to disk, or boot in memory').choices(['install', 'memory']).default('install'))
+      .option('--menu', 'clear the role: the next boot shows the menu'),
+  )
+    .option('-y, --yes', 'with --selector: do not ask (required when not on a terminal)')
     .option('--json', 'print the updated machines as JSON')
-    .action((refs: string[], options: { role?: string; mode: BootMode; menu?: boolean; json?: boolean }) => {
+    .action(async (refs: string[], options: SelectorOptions & { role?: string; mode: BootMode; menu?: boolean }) => {
       if ((options.role === undefined) === (options.menu !== true)) throw new CliError('give either --role or --menu', EXIT_USAGE);
       const role = options.role ?? null;
       if (role !== null && !isRole(role)) throw new CliError(`--role ${role}: not one of ${ROLES.join(', ')}`, EXIT_USAGE);
+      if ((options.selector === undefined) === (refs.length === 0)) throw new CliError('name machines or give --selector (not both)', EXIT_USAGE);
+      const print = (updated: readonly Machine[]) => {
+        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+        else for (const m of updated) process.stdout.write(`${m.name}: ${m.role === null ? 'no role (boot menu)' : `${m.role} (${m.bootMode})`}\n`);
+      };
+      if (options.selector !== undefined) {
+        const names = await selectAndConfirm(ctx, options, role === null ? 'Clear the role of' : `Assign ${role} (${options.mode}) to`);
+        if (names === null) return;
+        print(ctx.withProvisioner((p) => LIFECYCLE_OPS.assign(p, options.selector as string, role, options.mode, cliActor(), selectorBounds(options))));
+        return;
+      }
       ctx.withProvisioner((p) => {
         const machines = refs.map((ref) => p.machineByRef(ref) ?? ref);
         const missing = machines.filter((m): m is string => typeof m === 'string');
         if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
-        const updated = (machines as Machine[]).map((machine) => p.assignRole(machine, role, options.mode));
-        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
-        else for (const m of updated) process.stdout.write(`${m.name}: ${m.role === null ? 'no role (boot menu)' : `${m.role} (${m.bootMode})`}\n`);
+        print((machines as Machine[]).map((machine) => p.assignRole(machine, role, options.mode, cliActor())));
       });
     });
 
@@ -169,7 +186,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     });
 }
 
-function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string }) {
+function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[] }) {
   const problems: string[] = [];
   const macs = options.mac.map((raw) => {
     const mac = normaliseMac(raw);
@@ -183,8 +200,10 @@ function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; r
   if (options.role !== undefined && !isRole(options.role)) problems.push(`--role ${options.role}: not one of ${ROLES.join(', ')}`);
   const name = options.name ?? defaultName(options.ip, macs[0] ?? '');
   if (!isValidMachineName(name)) problems.push(`--name ${name}: use lower-case letters, digits and hyphens (a host name)`);
+  const labels = applyLabelChanges({}, options.label ?? []);
+  if (!labels.ok) problems.push(...labels.problems.map((p) => `--label: ${p}`));
   if (problems.length > 0) throw new CliError('invalid machine', EXIT_USAGE, problems);
-  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, bootMode: options.mode, uuid };
+  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, bootMode: options.mode, uuid, labels: labels.ok ? labels.labels : {} };
 }
 
 function defaultName(ip: string | undefined, mac: string): string {

@@ -36,6 +36,9 @@ export const EVENT_TYPES = [
   'ip-plan',
   'role-assigned',
   'warning',
+  'edited',
+  'board-replaced',
+  'deleted',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -58,6 +61,7 @@ const STATE_FOR_EVENT: Partial<Record<EventType, MachineState>> = {
   stuck: 'stuck',
   'render-failed': 'failed',
   power: 'powering-on',
+  'board-replaced': 'registered',
 };
 
 /** What an event's outcome says beyond its type, where the state depends on it. */

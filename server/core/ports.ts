@@ -12,6 +12,39 @@ export interface NewMachine {
   readonly bootMode?: 'memory' | 'install';
   readonly uuid?: string | null;
   readonly bmcAddress?: string | null;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** Every operator-decided field of a machine, as edit and import write it. */
+export interface MachineFields {
+  readonly name: string;
+  readonly ip: string | null;
+  readonly role: string | null;
+  readonly bootMode: 'memory' | 'install';
+  readonly uuid: string | null;
+  readonly bmcAddress: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** One operator write: who (CLI: the OS user; API: the token's name), what, on what, before and after. */
+export interface NewAuditEntry {
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string | null;
+  readonly before?: Readonly<Record<string, unknown>> | null;
+  readonly after?: Readonly<Record<string, unknown>> | null;
+  readonly message: string;
+}
+
+export interface AuditEntry extends NewAuditEntry {
+  readonly id: number;
+  readonly at: number;
+}
+
+/** Newest first; `beforeId` is the last id of the previous page. */
+export interface AuditQuery {
+  readonly beforeId?: number;
+  readonly limit: number;
 }
 
 export interface Lease {
@@ -85,6 +118,18 @@ export interface InventoryStore {
   setIpxeChainedAt(machineId: number, at: number | null): void;
   /** The reserved address; null frees it (ip-plan frees every moving address before taking new ones). */
   setIp(machineId: number, ip: string | null): void;
+  /** Writes every operator-decided field (the caller checked uniqueness: a clash still throws). */
+  updateMachine(machineId: number, fields: MachineFields): void;
+  /** Replaces the machine's MACs, in order. */
+  setMacs(machineId: number, macs: readonly MacAddress[]): void;
+  /** Deletes the machine, its interfaces and leases; its events stay (without the machine). */
+  deleteMachine(machineId: number): void;
+  /** Forgets the machine's leases (its MACs changed or it was replaced). */
+  deleteMachineLeases(machineId: number): void;
+  /** Unlinks BMC registry records from the machine (a replaced board has another BMC). */
+  unlinkBmcs(machineId: number): void;
+  appendAudit(entry: NewAuditEntry, now: number): AuditEntry;
+  listAudit(query: AuditQuery): AuditEntry[];
 
   leaseByMac(mac: MacAddress): Lease | null;
   leaseByIp(ip: string): Lease | null;

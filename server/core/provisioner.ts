@@ -17,7 +17,10 @@ import type { IpPlan } from './ip-policy.js';
 import { buildInstallContext } from './install.js';
 import type { InstallExtension, InstallRenderer, InstallScriptContext } from './install-types.js';
 import { isCallbackEvent, stateAfter, type EventFacts, type EventType } from './lifecycle.js';
-import type { InventoryStore, NewMachine } from './ports.js';
+import type { AuditEntry, AuditQuery, InventoryStore, NewAuditEntry, NewMachine } from './ports.js';
+import { decodeInventory, rowOf, validateRow, type InventoryFormat, type InventoryRow } from './inventory-file.js';
+import { describeChanges, desiredFromImport, planInventory, type FieldChange, type Plan, type PlanError, type PlannedChange } from './inventory-plan.js';
+import { bulkLimit, labelProblems, matchesSelector, parseSelector, sortedLabels } from './labels.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
 import { RackbootError, type ErrorCode } from '../errors.js';
@@ -110,8 +113,13 @@ export class Provisioner {
     this.renderer = renderer;
   }
 
-  registerMachine(input: NewMachine): Machine {
-    return this.store.transaction(() => this.addMachine(input));
+  /** `actor`: who asked (CLI: the OS user, API: the token's name); given, the write is in the audit log. */
+  registerMachine(input: NewMachine, actor?: string): Machine {
+    return this.store.transaction(() => {
+      const machine = this.addMachine(input);
+      if (actor !== undefined) this.audit({ actor, action: 'machine.add', target: machine.name, before: null, after: { ...rowOf(machine) }, message: `added ${machine.name}` });
+      return machine;
+    });
   }
 
   /** Many machines in one transaction: all are registered, or (on any conflict) none. */
@@ -124,7 +132,9 @@ export class Provisioner {
     if (!isValidMachineName(input.name)) {
       throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', `machine name ${JSON.stringify(input.name)}: use lower-case letters, digits and hyphens (a host name)`);
     }
-    const machine = this.store.addMachine(input, this.clock.now());
+    const labelIssues = labelProblems(input.labels ?? {});
+    if (labelIssues.length > 0) throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', `machine ${input.name}: ${labelIssues.join('; ')}`, { details: labelIssues });
+    const machine = this.store.addMachine({ ...input, ...(input.labels ? { labels: sortedLabels(input.labels) } : {}) }, this.clock.now());
     this.append(machine, 'registered', `registered with ${machine.macs.join(', ')}${machine.ip ? ` -> ${machine.ip}` : ''}`);
     return this.store.machineById(machine.id) as Machine;
   }
@@ -346,10 +356,14 @@ export class Provisioner {
   }
 
   /** `rackboot assign`: set a role (and how it boots); the machine boots it on its next PXE boot. */
-  assignRole(machine: Machine, role: Role | null, mode: BootMode): Machine {
+  assignRole(machine: Machine, role: Role | null, mode: BootMode, actor?: string): Machine {
     return this.store.transaction(() => {
+      const before = this.store.machineById(machine.id) ?? machine;
       this.store.setRole(machine.id, role, mode);
       this.append(machine, 'role-assigned', role === null ? 'role cleared: the next boot shows the menu' : `role ${role} (${mode}) assigned`, { role, mode });
+      if (actor !== undefined) {
+        this.audit({ actor, action: 'machine.assign', target: machine.name, before: { role: before.role, bootMode: before.bootMode }, after: { role, bootMode: mode }, message: role === null ? 'role cleared' : `role ${role} (${mode})` });
+      }
       return this.store.machineById(machine.id) as Machine;
     });
   }
@@ -358,8 +372,9 @@ export class Provisioner {
    * Sends a machine back to `registered`: an installed machine boots its disk until this is done,
    * and its next PXE boot after it installs its role again. Records who-asked-what on the timeline.
    */
-  reprovision(machine: Machine, reason = 'requested by the operator'): Machine {
+  reprovision(machine: Machine, reason = 'requested by the operator', actor?: string): Machine {
     return this.store.transaction(() => {
+      if (actor !== undefined) this.audit({ actor, action: 'machine.reprovision', target: machine.name, before: { state: machine.state }, after: { state: 'registered' }, message: `reprovision ${reason}` });
       const current = this.store.machineById(machine.id) ?? machine;
       const next = current.role === null ? 'the next PXE boot shows the boot menu' : `the next PXE boot ${current.bootMode === 'memory' ? 'boots' : 'installs'} ${current.role} again`;
       // the running OS's boot token dies with it: a late callback must not undo the reprovision
@@ -749,6 +764,183 @@ export class Provisioner {
     });
   }
 
+  // --- the inventory's lifecycle: edit, board replacement, delete, bulk actions, import, audit ---
+
+  /** Changes operator fields of a machine, checked like an add (uniqueness, IP in a subnet); an `edited` event and an audit entry. */
+  editMachine(machine: Machine, patch: MachinePatch, actor: string): Outcome<Machine> {
+    return this.store.transaction(() => {
+      const current = this.store.machineById(machine.id);
+      if (!current) return notFound(machine.name);
+      const validated = validateRow({ ...rowOf(current), ...patch });
+      if (!validated.ok) return { ok: false, code: 'RACKBOOT_ERR_INVALID_INPUT', message: `cannot edit ${current.name}: ${validated.problems.join('; ')}` };
+      const plan = this.planRows([{ id: current.id, row: validated.row, line: 0 }]);
+      if (plan.errors.length > 0) return planRefusal(`cannot edit ${current.name}`, plan.errors);
+      this.applyChanges(plan.changes, actor, 'machine.edit');
+      return { ok: true, value: this.store.machineById(current.id) as Machine };
+    });
+  }
+
+  /**
+   * RMA: a new board in the machine's slot. Name, IP, role and labels stay; MACs, UUID and BMC are
+   * the new board's; the install state starts again (`registered`, boot tokens and leases gone, the
+   * old BMC record unlinked); the timeline keeps going with a `board-replaced` event.
+   */
+  replaceBoard(machine: Machine, board: { macs: readonly string[]; uuid?: string | null; bmcAddress?: string | null }, actor: string): Outcome<Machine> {
+    return this.store.transaction(() => {
+      const current = this.store.machineById(machine.id);
+      if (!current) return notFound(machine.name);
+      const validated = validateRow({ ...rowOf(current), macs: [...board.macs], uuid: board.uuid ?? null, bmcAddress: board.bmcAddress ?? null });
+      if (!validated.ok) return { ok: false, code: 'RACKBOOT_ERR_INVALID_INPUT', message: `cannot replace ${current.name}'s board: ${validated.problems.join('; ')}` };
+      const plan = this.planRows([{ id: current.id, row: validated.row, line: 0 }]);
+      if (plan.errors.length > 0) return planRefusal(`cannot replace ${current.name}'s board`, plan.errors);
+      const change = plan.changes[0];
+      const changes = change?.action === 'update' ? change.changes : [];
+      this.writeRow(current, validated.row, changes);
+      this.store.setBootToken(current.id, null);
+      this.store.setConfigToken(current.id, null);
+      this.store.setIpxeChainedAt(current.id, null);
+      this.store.deleteMachineLeases(current.id);
+      this.store.unlinkBmcs(current.id);
+      const what = changes.length > 0 ? describeChanges(changes) : 'same MACs, UUID and BMC';
+      const replaced = this.store.machineById(current.id) as Machine;
+      this.append(replaced, 'board-replaced', `board replaced (was ${current.state}): ${what}; name ${current.name} and IP ${current.ip ?? '(none)'} kept, install state reset`, {
+        previousState: current.state,
+        changes: changes.map((c) => ({ ...c })),
+      });
+      this.audit({ actor, action: 'machine.replace', target: current.name, ...beforeAfter(changes), message: `board replaced: ${what}` });
+      return { ok: true, value: this.store.machineById(current.id) as Machine };
+    });
+  }
+
+  /** Removes a machine: its name, IP and MACs are free again; its events stay (a `deleted` event says what it was). */
+  deleteMachine(machine: Machine, actor: string): Outcome<{ name: string }> {
+    return this.store.transaction(() => {
+      const current = this.store.machineById(machine.id);
+      if (!current) return notFound(machine.name);
+      const row = rowOf(current);
+      this.append(null, 'deleted', `machine ${current.name} deleted (${current.macs.join(', ') || 'no MAC'} -> ${current.ip ?? 'no IP'}, was ${current.state})`, { machine: { ...row }, machineId: current.id }, current.macs[0]);
+      this.store.deleteMachine(current.id);
+      this.audit({ actor, action: 'machine.delete', target: current.name, before: { ...row }, after: null, message: `deleted ${current.name}` });
+      return { ok: true, value: { name: current.name } };
+    });
+  }
+
+  /**
+   * The machines a label selector matches, by name; refused when they are more than the bulk limit
+   * (default BULK_DEFAULT_LIMIT; `all`: up to BULK_MAX).
+   */
+  selectMachines(selectorText: string, bounds: BulkBounds = {}): Outcome<Machine[]> {
+    const parsed = parseSelector(selectorText);
+    if (!parsed.ok) return { ok: false, code: 'RACKBOOT_ERR_INVALID_INPUT', message: parsed.message };
+    const limit = bulkLimit(bounds);
+    const matched = this.store.listMachines().filter((m) => matchesSelector(m, parsed.selector));
+    if (matched.length > limit) {
+      const how = bounds.all ? 'the hard maximum' : 'the bulk limit (raise it with --limit / "limit", or --all / "all")';
+      return { ok: false, code: 'RACKBOOT_ERR_TOO_MANY', message: `selector ${parsed.selector.text} matches ${matched.length} machines, more than ${how} of ${limit}` };
+    }
+    return { ok: true, value: matched };
+  }
+
+  /** Assigns a role to every machine a selector matches, in one transaction (dryRun: only which). */
+  bulkAssignRole(selectorText: string, role: Role | null, mode: BootMode, actor: string, bounds: BulkBounds & { dryRun?: boolean } = {}): Outcome<BulkResult> {
+    return this.store.transaction(() => {
+      const selected = this.selectMachines(selectorText, bounds);
+      if (!selected.ok) return selected;
+      if (bounds.dryRun) return { ok: true, value: { applied: false, machines: selected.value } };
+      const machines = selected.value.map((m) => this.assignRole(m, role, mode, actor));
+      return { ok: true, value: { applied: true, machines } };
+    });
+  }
+
+  /** Reprovisions every machine a selector matches, in one transaction (dryRun: only which). */
+  bulkReprovision(selectorText: string, actor: string, bounds: BulkBounds & { dryRun?: boolean } = {}): Outcome<BulkResult> {
+    return this.store.transaction(() => {
+      const selected = this.selectMachines(selectorText, bounds);
+      if (!selected.ok) return selected;
+      if (bounds.dryRun) return { ok: true, value: { applied: false, machines: selected.value } };
+      const machines = selected.value.map((m) => this.reprovision(m, `requested by ${actor} for selector ${selectorText.trim()}`, actor));
+      return { ok: true, value: { applied: true, machines } };
+    });
+  }
+
+  /**
+   * An inventory file: decoded, planned against the inventory (rows match machines by name; machines
+   * not in the file stay), and applied in one transaction only when `apply` and no row has an error.
+   */
+  importInventory(text: string, format: InventoryFormat, options: { apply: boolean; actor: string }): ImportResult {
+    return this.store.transaction(() => {
+      const decoded = decodeInventory(text, format);
+      const plan = this.planRows(desiredFromImport(this.store.listMachines(), decoded.rows));
+      const errors = [...decoded.errors, ...plan.errors].sort((a, b) => a.line - b.line);
+      const changes = plan.changes;
+      if (!options.apply || errors.length > 0) return { applied: false, changes, errors };
+      this.applyChanges(changes, options.actor, 'inventory.import');
+      const added = changes.filter((c) => c.action === 'add').length;
+      const updated = changes.filter((c) => c.action === 'update').length;
+      this.audit({ actor: options.actor, action: 'inventory.import', target: null, before: null, after: { added, updated, rows: changes.length }, message: `imported ${format}: ${added} added, ${updated} updated, ${changes.length - added - updated} unchanged` });
+      return { applied: true, changes, errors };
+    });
+  }
+
+  /** A write the Provisioner does not make itself (power through a BMC, an API token rotation) in the audit log. */
+  recordAudit(entry: NewAuditEntry): AuditEntry {
+    return this.store.transaction(() => this.audit(entry));
+  }
+
+  listAudit(query: AuditQuery): AuditEntry[] {
+    return this.store.listAudit(query);
+  }
+
+  private audit(entry: NewAuditEntry): AuditEntry {
+    return this.store.appendAudit({ ...entry, actor: entry.actor.slice(0, 200), message: entry.message.slice(0, 4000) }, this.clock.now());
+  }
+
+  private planRows(desired: Parameters<typeof planInventory>[1]): Plan {
+    return planInventory(this.store.listMachines(), desired, this.settings.subnets.map((s) => s.cidr));
+  }
+
+  /**
+   * Writes a checked plan: first every changing name, IP, UUID, BMC address and MAC list is freed,
+   * then the new values are written, then new machines are added, so a swap between two machines
+   * never trips a unique index.
+   */
+  private applyChanges(changes: readonly PlannedChange[], actor: string, action: string): void {
+    const updates = changes.flatMap((c) => (c.action === 'update' ? [c] : []));
+    const olds = new Map(updates.map((u) => [u.id, this.store.machineById(u.id) as Machine]));
+    for (const u of updates) {
+      const old = olds.get(u.id) as Machine;
+      const moved = new Set(u.changes.map((c) => c.field));
+      this.store.updateMachine(u.id, {
+        ...rowOf(old),
+        name: moved.has('name') ? `~${u.id}` : old.name,
+        ip: moved.has('ip') ? null : old.ip,
+        uuid: moved.has('uuid') ? null : old.uuid,
+        bmcAddress: moved.has('bmcAddress') ? null : old.bmcAddress,
+      });
+      if (moved.has('macs')) this.store.setMacs(u.id, []);
+    }
+    for (const u of updates) {
+      const old = olds.get(u.id) as Machine;
+      this.writeRow(old, u.row, u.changes);
+      const updated = this.store.machineById(u.id) as Machine;
+      this.append(updated, 'edited', `edited: ${describeChanges(u.changes)}`, { changes: u.changes.map((c) => ({ ...c })), actor });
+      this.audit({ actor, action, target: old.name, ...beforeAfter(u.changes), message: describeChanges(u.changes) });
+    }
+    for (const c of changes) {
+      if (c.action !== 'add') continue;
+      const machine = this.addMachine({ ...c.row, macs: [...c.row.macs] });
+      this.audit({ actor, action: action === 'machine.edit' ? 'machine.add' : action, target: machine.name, before: null, after: { ...c.row }, message: `added ${machine.name}` });
+    }
+  }
+
+  private writeRow(old: Machine, row: InventoryRow, changes: readonly FieldChange[]): void {
+    const moved = new Set(changes.map((c) => c.field));
+    this.store.updateMachine(old.id, { name: row.name, ip: row.ip, role: row.role, bootMode: row.bootMode, uuid: row.uuid, bmcAddress: row.bmcAddress, labels: row.labels });
+    if (moved.has('macs')) this.store.setMacs(old.id, row.macs);
+    // leases of old MACs or of the old address would point the machine at what it no longer has
+    if (moved.has('macs') || moved.has('ip')) this.store.deleteMachineLeases(old.id);
+  }
+
   machineByRef(ref: string): Machine | null {
     const mac = normaliseMac(ref);
     if (mac) return this.store.machineByMac(mac);
@@ -766,5 +958,42 @@ function discoveredFacts(client: ClientInfo): Record<string, unknown> {
     vendorClass: client.vendorClass,
     userClass: client.userClass,
     ipxe: client.isIpxe,
+  };
+}
+
+/** What an edit may change (absent fields stay); `labels` replaces the whole map. */
+export type MachinePatch = Partial<{ -readonly [K in keyof InventoryRow]: InventoryRow[K] }>;
+
+/** How many machines a bulk action may touch: see core/labels.ts bulkLimit. */
+export interface BulkBounds {
+  readonly all?: boolean;
+  readonly limit?: number;
+}
+
+export interface BulkResult {
+  /** False on a dry run: `machines` is who would be affected. */
+  readonly applied: boolean;
+  readonly machines: readonly Machine[];
+}
+
+export interface ImportResult {
+  readonly applied: boolean;
+  readonly changes: readonly PlannedChange[];
+  readonly errors: readonly PlanError[];
+}
+
+function notFound<T>(name: string): Outcome<T> {
+  return { ok: false, code: 'RACKBOOT_ERR_NOT_FOUND', message: `no machine ${name}` };
+}
+
+function planRefusal<T>(what: string, errors: readonly PlanError[]): Outcome<T> {
+  const code = errors.some((e) => e.conflict) ? 'RACKBOOT_ERR_CONFLICT' : 'RACKBOOT_ERR_INVALID_INPUT';
+  return { ok: false, code, message: `${what}: ${errors.map((e) => e.message).join('; ')}` };
+}
+
+function beforeAfter(changes: readonly FieldChange[]): { before: Record<string, unknown>; after: Record<string, unknown> } {
+  return {
+    before: Object.fromEntries(changes.map((c) => [c.field, c.from])),
+    after: Object.fromEntries(changes.map((c) => [c.field, c.to])),
   };
 }

@@ -43,6 +43,8 @@ export interface Machine {
   /** When rackboot last handed this machine's iPXE an iPXE binary to chain (loop-break state). */
   readonly ipxeChainedAt: number | null;
   readonly createdAt: number;
+  /** Operator labels (`rack: r12`): what label selectors of bulk actions match; the store always fills it. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export interface NewEvent {

@@ -20,7 +20,7 @@ import {
   reprovisionSchema,
   type ViewContext,
 } from './api-model.js';
-import { requireApiToken, type ApiTokenVerifier } from './auth.js';
+import { apiActor, requireApiToken, type ApiTokenVerifier } from './auth.js';
 
 export interface ApiActionsOptions {
   readonly provisioner: Provisioner;
@@ -55,7 +55,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
     };
   });
 
-  app.post<{ Body: { name: string; macs: string[]; ip?: string | null; role?: Role | null; bootMode?: BootMode; uuid?: string; bmcAddress?: string } }>(
+  app.post<{ Body: { name: string; macs: string[]; ip?: string | null; role?: Role | null; bootMode?: BootMode; uuid?: string; bmcAddress?: string; labels?: Record<string, string> } }>(
     '/machines',
     { schema: registerMachineSchema, onRequest: auth, schemaErrorFormatter: formatSchemaErrors },
     async (request, reply) => {
@@ -70,7 +70,8 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
         bootMode: body.bootMode ?? 'install',
         uuid: body.uuid === undefined ? null : normaliseUuid(body.uuid),
         bmcAddress: body.bmcAddress ?? null,
-      });
+        ...(body.labels ? { labels: body.labels } : {}),
+      }, apiActor(request));
       request.log.info({ machine: machine.name, macs, ip: machine.ip }, 'api: machine registered');
       return reply.code(201).send(show(machine));
     },
@@ -81,7 +82,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
     { schema: assignRoleSchema, onRequest: auth, schemaErrorFormatter: formatSchemaErrors },
     async (request) => {
       const machine = find(request.params.ref);
-      const updated = provisioner.assignRole(machine, request.body.role, request.body.bootMode ?? 'install');
+      const updated = provisioner.assignRole(machine, request.body.role, request.body.bootMode ?? 'install', apiActor(request));
       request.log.info({ machine: machine.name, role: updated.role, mode: updated.bootMode }, 'api: role assigned');
       return show(updated);
     },
@@ -91,7 +92,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
     '/machines/:ref/reprovision',
     { schema: reprovisionSchema, onRequest: auth, schemaErrorFormatter: formatSchemaErrors },
     async (request) => {
-      const updated = provisioner.reprovision(find(request.params.ref));
+      const updated = provisioner.reprovision(find(request.params.ref), undefined, apiActor(request));
       request.log.info({ machine: updated.name }, 'api: reprovision requested');
       return show(updated);
     },
@@ -108,6 +109,7 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
       const result = await power.power(machine, request.body.action, { pxe: request.body.pxe ?? true });
       request.log.info({ machine: machine.name, action: request.body.action, ok: result.ok, message: result.message }, 'api: power');
       const updated = provisioner.machineById(machine.id) ?? machine;
+      provisioner.recordAudit({ actor: apiActor(request), action: 'machine.power', target: machine.name, before: null, after: { action: request.body.action, ok: result.ok }, message: `power ${request.body.action}: ${result.message}` });
       if (!result.ok) return reply.code(httpStatus('RACKBOOT_ERR_BMC')).send(errorBody('RACKBOOT_ERR_BMC', result.message));
       return reply.code(200).send({ ...result, machine: show(updated) });
     },

@@ -21,7 +21,7 @@ const millis = { type: 'integer', description: 'milliseconds since the epoch' } 
 export const MAC_PATTERN = '^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{12}$|^[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}$';
 export const IPV4_PATTERN = '^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$';
 export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
-const UUID_PATTERN = '^[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}$';
+export const UUID_PATTERN = '^[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}$';
 
 const eventBrief = {
   type: 'object',
@@ -38,7 +38,7 @@ const progress = {
 
 export const machineSchema = {
   type: 'object',
-  required: ['id', 'name', 'uuid', 'bmcAddress', 'ip', 'role', 'bootMode', 'state', 'stateChangedAt', 'macs', 'ipxeChainedAt', 'createdAt', 'lastEvent', 'progress', 'problem', 'power'],
+  required: ['id', 'name', 'uuid', 'bmcAddress', 'ip', 'role', 'bootMode', 'state', 'stateChangedAt', 'macs', 'ipxeChainedAt', 'createdAt', 'labels', 'lastEvent', 'progress', 'problem', 'power'],
   properties: {
     id: int,
     name: str,
@@ -52,6 +52,7 @@ export const machineSchema = {
     macs: { type: 'array', items: str },
     ipxeChainedAt: { type: ['integer', 'null'] },
     createdAt: millis,
+    labels: { type: 'object', additionalProperties: { type: 'string' }, description: 'operator labels (rack: r12): what label selectors match' },
     lastEvent: nullable(eventBrief),
     progress: nullable(progress),
     problem: { ...nullable(eventBrief), description: 'the last failed/stuck event: why the machine failed or is stuck' },
@@ -89,14 +90,14 @@ export const errorSchema = {
   properties: { error: str, code: str, details: { type: 'array', items: str } },
 } as const;
 
-const refParams = {
+export const refParams = {
   type: 'object',
   required: ['ref'],
   properties: { ref: { type: 'string', minLength: 1, maxLength: 200, description: 'machine name, MAC or IPv4 address' } },
 } as const;
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, errorSchema]));
-const bearer = [{ bearerAuth: [] }];
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, errorSchema]));
+export const bearer = [{ bearerAuth: [] }];
 
 // ---- read routes ----
 
@@ -110,7 +111,7 @@ export const PAGE_LIMITS = {
   bmcs: { default: 5000, max: 5000 },
 } as const;
 
-const limitParam = (page: { default: number; max: number }) =>
+export const limitParam = (page: { default: number; max: number }) =>
   ({ type: 'integer', minimum: 1, maximum: page.max, default: page.default, description: `page size (at most ${page.max})` }) as const;
 const nextCursor = (what: string, type: 'string' | 'integer') =>
   ({ type: [type, 'null'], description: `pass as ?after= for the next page; null: ${what}` }) as const;
@@ -245,6 +246,7 @@ export const registerMachineSchema: FastifySchema = {
       bootMode: { type: 'string', enum: ['install', 'memory'], default: 'install' },
       uuid: { type: 'string', pattern: UUID_PATTERN },
       bmcAddress: { type: 'string', pattern: IPV4_PATTERN },
+      labels: { type: 'object', additionalProperties: { type: 'string' }, description: 'key: value labels (docs/inventory.md); checked like an edit' },
     },
   },
   response: { 201: machineSchema, ...errors(400, 401, 409) },
@@ -328,5 +330,5 @@ export interface ViewContext {
 export function machineView(machine: Machine, summary: MachineSummary = EMPTY_SUMMARY, context?: ViewContext) {
   const { bootToken: _token, configToken: _config, ...rest } = machine;
   const reason = context ? (context.power ? context.power.unavailableReason(machine) : context.noPowerReason) : 'no power driver configured';
-  return { ...rest, ...summary, power: { available: reason === null, reason } };
+  return { ...rest, labels: machine.labels ?? {}, ...summary, power: { available: reason === null, reason } };
 }

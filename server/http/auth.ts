@@ -8,6 +8,15 @@ import { errorBody, httpStatus } from '../errors.js';
 export interface ApiTokenVerifier {
   /** True when `token` is the active API token. */
   verify(token: string): boolean;
+  /** Who a verified token is for the audit log (`api:<name>`); absent: `api`. */
+  actorFor?(token: string): string | null;
+}
+
+const actors = new WeakMap<FastifyRequest, string>();
+
+/** The audit actor of an authenticated request: its API token's name (requireApiToken sets it). */
+export function apiActor(request: FastifyRequest): string {
+  return actors.get(request) ?? 'api';
 }
 
 /** Used when the app is built without a token store: every mutation is refused. */
@@ -33,6 +42,7 @@ export function requireApiToken(verifier: ApiTokenVerifier): onRequestHookHandle
       refuse(reply, `${REALM}, error="invalid_token"`, 'the API token is wrong or was rotated');
       return;
     }
+    actors.set(request, verifier.actorFor?.(match[1] as string) ?? 'api');
     done();
   };
 }

@@ -13,6 +13,7 @@ import type { InventoryReader } from '../core/ports.js';
 import type { Machine, MachineEvent } from '../core/types.js';
 import { packageRoot } from '../paths.js';
 import { apiActions } from './api-actions.js';
+import { apiLifecycle } from './api-lifecycle.js';
 import { machineView, type ViewContext } from './api-model.js';
 import { NO_TOKENS, type ApiTokenVerifier } from './auth.js';
 import { EventFeed, eventStreamRoutes, newEventStreamStats, type EventStreamLimits } from './events-stream.js';
@@ -100,6 +101,7 @@ export async function operatorSurface(app: FastifyInstance, provisioner: Provisi
     view,
     async api(api: FastifyInstance) {
       await api.register(apiActions, { provisioner, overview, tokens: options.tokens ?? NO_TOKENS, power, view });
+      await api.register(apiLifecycle, { provisioner, overview, tokens: options.tokens ?? NO_TOKENS, power, view });
       await api.register(eventStreamRoutes, { feed, inventory, message: streamMessage, stats: streamStats, ...(options.eventStream ? { limits: options.eventStream } : {}) });
       await api.register(openApiRoute, { collector, version: packageVersion() });
     },

@@ -1,7 +1,8 @@
 /**
  * The periodic prune of `rackboot serve`: events older than store.retention.eventsDays (each
  * machine keeps its newest keepPerMachine whatever their age), discovered records not seen for
- * discoveredDays, and at most discoveredMax of them (the least recently seen go first). Work is done
+ * discoveredDays, and at most discoveredMax of them (the least recently seen go first); audit log
+ * entries older than eventsDays (the audit log lives as long as the events). Work is done
  * in steps of `batch` rows with the event loop free between them.
  */
 import type { Logger } from '../log.js';
@@ -23,6 +24,7 @@ export interface RetentionStats {
   runs: number;
   eventsDeleted: number;
   discoveredDeleted: number;
+  auditDeleted?: number;
   /** Steps taken, and the longest one in ms: what a prune may hold the event loop for. */
   steps: number;
   longestStepMs: number;
@@ -32,8 +34,9 @@ export type Yield = () => Promise<void>;
 
 export const yieldToLoop: Yield = () => new Promise((resolve) => setImmediate(resolve));
 
-export async function runRetention(store: RetentionStore, policy: RetentionPolicy, now: number, stats: RetentionStats, pause: Yield = yieldToLoop): Promise<{ events: number; discovered: number }> {
+export async function runRetention(store: RetentionStore, policy: RetentionPolicy, now: number, stats: RetentionStats, pause: Yield = yieldToLoop): Promise<{ events: number; discovered: number; audit: number }> {
   let events = 0;
+  let audit = 0;
   let discovered = 0;
   let steps = 0;
   const timed = <T>(work: () => T): T => {
@@ -57,6 +60,11 @@ export async function runRetention(store: RetentionStore, policy: RetentionPolic
     if (step.done) break;
     await pause();
   }
+  for (let deleted = -1; deleted !== 0 && steps < MAX_STEPS; ) {
+    deleted = timed(() => store.pruneAuditStep(cutoff, policy.batch));
+    audit += deleted;
+    if (deleted !== 0) await pause();
+  }
   const seenCutoff = now - policy.discoveredDays * DAY_MS;
   for (let deleted = -1; deleted !== 0 && steps < MAX_STEPS; ) {
     deleted = timed(() => store.pruneDiscoveredStep(seenCutoff, policy.batch));
@@ -71,7 +79,8 @@ export async function runRetention(store: RetentionStore, policy: RetentionPolic
   stats.runs++;
   stats.eventsDeleted += events;
   stats.discoveredDeleted += discovered;
-  return { events, discovered };
+  stats.auditDeleted = (stats.auditDeleted ?? 0) + audit;
+  return { events, discovered, audit };
 }
 
 /** Runs the prune now and every `intervalMs`; one run at a time. */
@@ -86,8 +95,8 @@ export function startRetention(store: RetentionStore, policy: RetentionPolicy, i
       if (stopped) throw new Error('retention stopped');
       await yieldToLoop();
     })
-      .then(({ events, discovered }) => {
-        if (events + discovered > 0) logger.info({ events, discovered }, 'retention: pruned old events and discovered records');
+      .then(({ events, discovered, audit }) => {
+        if (events + discovered + audit > 0) logger.info({ events, discovered, audit }, 'retention: pruned old events, discovered records and audit entries');
       })
       .catch((error: unknown) => {
         if (!stopped) logger.error({ err: error }, 'retention: prune failed');

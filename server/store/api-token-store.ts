@@ -48,17 +48,24 @@ export class ApiTokenStore {
     return this.db.transaction(() => (this.active() ? null : this.insert(now)))();
   }
 
-  /** Revokes the active token and returns a new one. */
-  rotate(now: number): string {
+  /** Revokes the active token and returns a new one; `name` is who the audit log says made a change with it. */
+  rotate(now: number, name?: string): string {
     return this.db.transaction(() => {
       this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL').run(now);
-      return this.insert(now);
+      return this.insert(now, name);
     })();
   }
 
-  private insert(now: number): string {
+  /** The audit actor of an active token: `api:<name>`, or `api:<hint>` for a token made without a name. */
+  actorFor(token: string): string | null {
+    if (!token.startsWith(API_TOKEN_PREFIX)) return null;
+    const row = this.db.prepare('SELECT hint, name FROM api_tokens WHERE hash = ? AND revoked_at IS NULL').get(hashApiToken(token)) as { hint: string; name: string | null } | undefined;
+    return row ? `api:${row.name ?? row.hint}` : null;
+  }
+
+  private insert(now: number, name?: string): string {
     const token = newApiToken();
-    this.db.prepare('INSERT INTO api_tokens (hash, hint, created_at) VALUES (?, ?, ?)').run(hashApiToken(token), token.slice(0, API_TOKEN_PREFIX.length + 4), now);
+    this.db.prepare('INSERT INTO api_tokens (hash, hint, created_at, name) VALUES (?, ?, ?, ?)').run(hashApiToken(token), token.slice(0, API_TOKEN_PREFIX.length + 4), now, name ?? null);
     return token;
   }
 }

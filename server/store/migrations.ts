@@ -104,4 +104,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_expires ON leases(expires_at);
   `,
+  // 6: the inventory's lifecycle: labels on every machine (a JSON object, key -> value), the audit
+  // log of operator writes (who changed what; pruned like events), and a name for API tokens (the
+  // audit's actor for writes over the API).
+  `
+  ALTER TABLE machines ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+  CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    target  TEXT,
+    before  TEXT,
+    after   TEXT,
+    message TEXT NOT NULL
+  );
+  ALTER TABLE api_tokens ADD COLUMN name TEXT;
+  `,
 ];

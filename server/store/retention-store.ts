@@ -22,6 +22,7 @@ export class RetentionStore {
   private readonly countDiscovered: Database.Statement;
   private readonly oldestDiscovered: Database.Statement;
   private readonly deleteDiscovered: Database.Statement;
+  private readonly deleteOldAudit: Database.Statement;
 
   constructor(private readonly db: Db) {
     this.scan = db.prepare('SELECT id, machine_id, at FROM events WHERE id > ? ORDER BY id LIMIT ?');
@@ -31,6 +32,7 @@ export class RetentionStore {
     this.countDiscovered = db.prepare('SELECT count(*) AS n FROM discovered');
     this.oldestDiscovered = db.prepare('SELECT rowid AS r FROM discovered ORDER BY last_seen, rowid LIMIT ?');
     this.deleteDiscovered = db.prepare('DELETE FROM discovered WHERE rowid = ?');
+    this.deleteOldAudit = db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY id LIMIT ?)');
   }
 
   /**
@@ -66,6 +68,11 @@ export class RetentionStore {
       cache.set(machineId, from);
     }
     return from;
+  }
+
+  /** Deletes up to `batch` audit entries older than `cutoff` (the audit log is kept as long as events); returns how many. */
+  pruneAuditStep(cutoff: number, batch: number): number {
+    return this.deleteOldAudit.run(cutoff, batch).changes;
   }
 
   /** Deletes up to `batch` discovered records not seen since `cutoff`; returns how many. */

@@ -2,7 +2,7 @@
  * The InventoryStore port on better-sqlite3. Synchronous by design: a DHCP packet's read, decision
  * and write happen inside one transaction and no other packet can interleave.
  */
-import type { DiscoveredClient, DiscoveredQuery, EventQuery, InventoryStore, Lease, MachinePageQuery, NewMachine } from '../core/ports.js';
+import type { AuditEntry, AuditQuery, DiscoveredClient, DiscoveredQuery, EventQuery, InventoryStore, Lease, MachineFields, MachinePageQuery, NewAuditEntry, NewMachine } from '../core/ports.js';
 import type { Machine, MachineEvent, MachineState, MacAddress, NewEvent } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import type Database from 'better-sqlite3';
@@ -22,7 +22,19 @@ interface MachineRow {
   created_at: number;
   boot_mode: string;
   config_token: string | null;
+  labels: string;
   macs: string | null;
+}
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: string | null;
+  after: string | null;
+  message: string;
 }
 
 interface EventRow {
@@ -108,6 +120,7 @@ export class SqliteStore implements InventoryStore {
         ip: input.ip,
         role: input.role,
         boot_mode: input.bootMode ?? 'install',
+        labels: JSON.stringify(input.labels ?? {}),
         state: 'registered',
         now,
       });
@@ -153,6 +166,58 @@ export class SqliteStore implements InventoryStore {
 
   setIp(machineId: number, ip: string | null): void {
     this.statements.setIp.run(ip, machineId);
+  }
+
+  updateMachine(machineId: number, fields: MachineFields): void {
+    this.statements.updateMachine.run({
+      id: machineId,
+      name: fields.name,
+      ip: fields.ip,
+      role: fields.role,
+      boot_mode: fields.bootMode,
+      uuid: fields.uuid?.toLowerCase() ?? null,
+      bmc_address: fields.bmcAddress,
+      labels: JSON.stringify(fields.labels),
+    });
+  }
+
+  setMacs(machineId: number, macs: readonly MacAddress[]): void {
+    this.transaction(() => {
+      this.statements.deleteInterfaces.run(machineId);
+      macs.forEach((mac, position) => this.statements.insertInterface.run(mac, machineId, position));
+    });
+  }
+
+  deleteMachine(machineId: number): void {
+    this.statements.deleteMachine.run(machineId);
+  }
+
+  deleteMachineLeases(machineId: number): void {
+    this.statements.deleteMachineLeases.run(machineId);
+  }
+
+  unlinkBmcs(machineId: number): void {
+    this.statements.unlinkBmcs.run(machineId);
+  }
+
+  appendAudit(entry: NewAuditEntry, now: number): AuditEntry {
+    const json = (v: Readonly<Record<string, unknown>> | null | undefined) => (v === undefined || v === null ? null : JSON.stringify(v));
+    const result = this.statements.insertAudit.run(now, entry.actor, entry.action, entry.target, json(entry.before), json(entry.after), entry.message);
+    return { ...entry, id: Number(result.lastInsertRowid), at: now };
+  }
+
+  listAudit(query: AuditQuery): AuditEntry[] {
+    const rows = this.statements.auditPage.all({ before: query.beforeId ?? null, limit: Math.min(Math.max(query.limit, 1), 10_000) }) as AuditRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      at: row.at,
+      actor: row.actor,
+      action: row.action,
+      target: row.target,
+      before: row.before === null ? null : (JSON.parse(row.before) as Record<string, unknown>),
+      after: row.after === null ? null : (JSON.parse(row.after) as Record<string, unknown>),
+      message: row.message,
+    }));
   }
 
   leaseByMac(mac: MacAddress): Lease | null {
@@ -263,9 +328,19 @@ function prepare(db: Db) {
     setRole: db.prepare('UPDATE machines SET role = ?, boot_mode = ? WHERE id = ?'),
     listMachines: db.prepare(`${MACHINE_SELECT} ORDER BY m.name`),
     insertMachine: db.prepare(
-      `INSERT INTO machines (name, uuid, bmc_address, ip, role, boot_mode, state, state_changed_at, created_at)
-       VALUES (@name, @uuid, @bmc_address, @ip, @role, @boot_mode, @state, @now, @now)`,
+      `INSERT INTO machines (name, uuid, bmc_address, ip, role, boot_mode, labels, state, state_changed_at, created_at)
+       VALUES (@name, @uuid, @bmc_address, @ip, @role, @boot_mode, @labels, @state, @now, @now)`,
     ),
+    updateMachine: db.prepare(
+      `UPDATE machines SET name = @name, ip = @ip, role = @role, boot_mode = @boot_mode, uuid = @uuid,
+         bmc_address = @bmc_address, labels = @labels WHERE id = @id`,
+    ),
+    deleteInterfaces: db.prepare('DELETE FROM interfaces WHERE machine_id = ?'),
+    deleteMachine: db.prepare('DELETE FROM machines WHERE id = ?'),
+    deleteMachineLeases: db.prepare('DELETE FROM leases WHERE machine_id = ?'),
+    unlinkBmcs: db.prepare('UPDATE bmcs SET machine_id = NULL WHERE machine_id = ?'),
+    insertAudit: db.prepare('INSERT INTO audit (at, actor, action, target, before, after, message) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    auditPage: db.prepare('SELECT * FROM audit WHERE @before IS NULL OR id < @before ORDER BY id DESC LIMIT @limit'),
     insertInterface: db.prepare('INSERT INTO interfaces (mac, machine_id, position) VALUES (?, ?, ?)'),
     setState: db.prepare('UPDATE machines SET state = ?, state_changed_at = ? WHERE id = ?'),
     setBootToken: db.prepare('UPDATE machines SET boot_token = ? WHERE id = ?'),
@@ -338,7 +413,18 @@ function toMachine(row: MachineRow | undefined): Machine | null {
     configToken: row.config_token,
     ipxeChainedAt: row.ipxe_chained_at,
     createdAt: row.created_at,
+    labels: parseLabels(row.labels),
   };
+}
+
+function parseLabels(text: string | null | undefined): Record<string, string> {
+  if (!text) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
 }
 
 function toLease(row: LeaseRow | undefined): Lease | null {

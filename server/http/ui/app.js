@@ -6,6 +6,7 @@
 import { api, ApiError, getToken, ref, setToken } from './api.js';
 import { ago, clock, fullTime, h } from './dom.js';
 import { machineFilter, NO_ROLE } from './filter.js';
+import { labelChips, lifecycleBlock } from './lifecycle.js';
 
 const STATE_ORDER = ['failed', 'stuck', 'installing', 'powering-on', 'dhcp', 'firmware-loaded', 'ipxe', 'booting', 'configured', 'booted', 'installed', 'ready', 'registered', 'discovered'];
 
@@ -447,6 +448,7 @@ function renderDetail(scrollToEnd = false) {
       h('dt', null, 'BMC'), h('dd', { class: 'mono' }, m.bmcAddress ?? '–'),
       h('dt', null, 'UUID'), h('dd', { class: 'mono small' }, m.uuid ?? '–'),
       h('dt', null, 'Role'), h('dd', null, m.role ? `${m.role} (${m.bootMode})` : 'none: boots the menu'),
+      h('dt', null, 'Labels'), h('dd', { class: 'detail-labels' }, labelChips(m.labels)),
       h('dt', null, 'State'), h('dd', null, stateBadge(m.state), ' ', h('span', { class: 'muted', title: fullTime(m.stateChangedAt) }, `since ${ago(m.stateChangedAt)}`)),
     ),
   );
@@ -512,7 +514,14 @@ function actionsBlock(m, previous) {
       h('label', { class: 'inline', title: 'set the next boot to the network (read back) before powering on' }, pxe, ' PXE next boot'),
     ),
     powerOff ? h('p', { class: 'muted small power-note' }, m.power.reason) : null,
+    lifecycleBlock(current, { confirm: confirmAction, run, changed: applyMachine, deleted: forgetMachine }),
   );
+}
+
+function forgetMachine(m) {
+  state.machines.delete(m.id);
+  if (state.selected === m.id) state.selected = null;
+  orderChanged();
 }
 
 // ---------- actions ----------

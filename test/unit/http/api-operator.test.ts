@@ -254,7 +254,7 @@ test('the OpenAPI document lists every route, with schemas and security', async 
       assert.ok(ok, `${method} ${path} has a success response schema`);
       if (method !== 'get') {
         assert.deepEqual(op.security, [{ bearerAuth: [] }], `${method} ${path} is marked as needing the token`);
-        if (!path.endsWith('/reprovision')) assert.ok(op.requestBody, `${method} ${path} documents its body`);
+        if (!path.endsWith('/machines/{ref}/reprovision') && method !== 'delete') assert.ok(op.requestBody, `${method} ${path} documents its body`);
       }
       if (path.includes('{ref}')) assert.ok(op.parameters?.length, `${method} ${path} documents {ref}`);
     }

@@ -27,3 +27,15 @@ test('a token is made once, stored only as a hash, and rotation revokes it', () 
   assert.equal(tokens.active()?.createdAt, 3000);
   db.close();
 });
+
+test("the audit actor of a token is its name (rotate --name), else its hint; a revoked token is nobody", () => {
+  const db = openDatabase(':memory:');
+  const tokens = new ApiTokenStore(db);
+  const unnamed = tokens.rotate(1000);
+  assert.equal(tokens.actorFor(unnamed), `api:${unnamed.slice(0, 8)}`);
+  const named = tokens.rotate(2000, 'ci-bot');
+  assert.equal(tokens.actorFor(named), 'api:ci-bot');
+  assert.equal(tokens.actorFor(unnamed), null);
+  assert.equal(tokens.actorFor('nonsense'), null);
+  db.close();
+});
