@@ -56,7 +56,15 @@ function ignitionFile(file: MachineFile, errors: string[]) {
   return { path: file.path, mode: file.mode, overwrite: true, contents: { source: file.url, verification: { hash: `sha512-${file.sha512 ?? ''}` } } };
 }
 
-/** RFC 2397 `data:,` with every byte outside the unreserved set percent-encoded. */
+/**
+ * RFC 2397 `data:,`: the RFC 2396 URI characters stay as they are (so the config stays readable),
+ * every other byte of the UTF-8 text is percent-encoded.
+ */
 export function dataUrl(text: string): string {
-  return `data:,${encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+  let out = 'data:,';
+  for (const byte of new TextEncoder().encode(text)) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-_.!~*'();/?:@&=+$,]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
