@@ -363,6 +363,18 @@ export class Provisioner {
     });
   }
 
+  /** The machine's own config format (null: its role's or the default), from its next PXE boot on. */
+  setConfigFormat(machine: Machine, format: ConfigFormat | null): Machine {
+    return this.store.transaction(() => {
+      this.store.setConfigFormat(machine.id, format);
+      const updated = this.store.machineById(machine.id) as Machine;
+      const effective = this.configFormat(updated);
+      const message = format === null ? `config format: the role's or the default (${effective})` : `config format ${format}`;
+      this.append(machine, 'role-assigned', `${message}, from the next PXE boot`, { configFormat: format, effective });
+      return updated;
+    });
+  }
+
   /**
    * Sends a machine back to `registered`: an installed machine boots its disk until this is done,
    * and its next PXE boot after it installs its role again. Records who-asked-what on the timeline.

@@ -104,4 +104,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_expires ON leases(expires_at);
   `,
+  // 6: the machine's own config format (core/config-format.ts); NULL: its role's or the default.
+  `
+  ALTER TABLE machines ADD COLUMN config_format TEXT CHECK (config_format IN ('cloud-config', 'ignition'));
+  `,
 ];
