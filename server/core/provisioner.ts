@@ -441,10 +441,11 @@ export class Provisioner {
   /** The mirror manifest's SHA-512 of an /assets/ URL of this server, or null. */
   private mirrorDigest(url: string): string | null {
     const prefix = `${this.settings.publicUrl}/assets/`;
-    if (!this.assets || !url.startsWith(prefix)) return null;
+    const assets = this.assets ?? this.install?.assets ?? null;
+    if (!assets || !url.startsWith(prefix)) return null;
     const split = splitAssetPath(url.slice(prefix.length));
     if (!split) return null;
-    return this.assets.manifest(split.kind, split.version)?.files[split.file]?.sha512 ?? null;
+    return assets.manifest(split.kind, split.version)?.files[split.file]?.sha512 ?? null;
   }
 
   /** The machine's config in its format (cloud-config or Ignition), rendered and validated; writes nothing. */
@@ -651,6 +652,13 @@ export class Provisioner {
     // the third render stage: the role as the installed system runs it (no installer)
     const userData = this.renderer.cloudConfig(built.template, { ...built.context, installScriptUrl: '' } as unknown as Record<string, unknown>);
     if (!userData.ok) return { ok: false, errors: userData.errors.map((e) => `installed ${built.template} cloud-config: ${e}`) };
+    let ignition: string | null = null;
+    if (this.configFormat(machine) === 'ignition') {
+      // the installed system boots with Ignition too: the same role, from the same render
+      const installed = ignitionFromCloudConfig(userData.text, built.context.etcd, (url) => this.mirrorDigest(url));
+      if (!installed.ok) return { ok: false, errors: installed.errors.map((e) => `installed ${built.template} Ignition config: ${e}`) };
+      ignition = installed.text;
+    }
     const result = buildInstallContext({
       machine,
       inventory,
@@ -661,6 +669,7 @@ export class Provisioner {
       templates: extension.renderer,
       kubernetes: extension.kubernetes,
       userData: userData.text.endsWith('\n') ? userData.text : `${userData.text}\n`,
+      ignition,
       allowWipe: this.wipeAllowed(machine),
       dryRun: options.dryRun ?? false,
     });
