@@ -407,11 +407,17 @@ export class Provisioner {
 
   /** The machine's cloud-config now, rendered and validated; writes nothing. */
   renderCloudConfig(machine: Machine, bootToken: string): Rendered {
+    const rendered = this.renderRoleCloudConfig(machine, bootToken);
+    return rendered.ok ? { ok: true, text: rendered.text, template: rendered.template, warnings: rendered.warnings } : rendered;
+  }
+
+  /** The validated cloud-config and the etcd settings it was rendered with. */
+  private renderRoleCloudConfig(machine: Machine, bootToken: string): (Rendered & { ok: true; etcd: EtcdContext | null }) | { ok: false; errors: readonly string[] } {
     const built = this.cloudConfigContext(machine, bootToken, this.clusterInventory(machine));
     if (!built.ok) return { ok: false, errors: built.errors };
     const rendered = this.renderer.cloudConfig(built.template, built.context as unknown as Record<string, unknown>);
     if (!rendered.ok) return { ok: false, errors: rendered.errors.map((e) => `${built.template}: ${e}`) };
-    return { ok: true, text: rendered.text, template: built.template, warnings: built.warnings };
+    return { ok: true, text: rendered.text, template: built.template, warnings: built.warnings, etcd: built.context.etcd };
   }
 
   /** The format the machine's config is served in: its own, its role's, or the default. */
@@ -425,11 +431,9 @@ export class Provisioner {
    * (core/ignition-check.ts). Any finding at any step: nothing to serve. Writes nothing.
    */
   renderIgnitionConfig(machine: Machine, bootToken: string): Rendered {
-    const cloud = this.renderCloudConfig(machine, bootToken);
+    const cloud = this.renderRoleCloudConfig(machine, bootToken);
     if (!cloud.ok) return cloud;
-    const built = this.cloudConfigContext(machine, bootToken, this.clusterInventory(machine));
-    if (!built.ok) return { ok: false, errors: built.errors };
-    return this.ignitionFromCloudConfig(cloud.text, built.context.etcd, cloud.template, cloud.warnings);
+    return this.ignitionFromCloudConfig(cloud.text, cloud.etcd, cloud.template, cloud.warnings);
   }
 
   private ignitionFromCloudConfig(text: string, etcd: EtcdContext | null, template: string, warnings: readonly string[]): Rendered {
