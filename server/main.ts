@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DirectoryAssetIndex } from './assets/mirror.js';
 import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/config.js';
 import { Provisioner } from './core/provisioner.js';
@@ -74,6 +75,7 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
       os: config.boot.os,
       kernelArgs: config.boot.kernelArgs,
       cloudConfig: config.boot.cloudConfig,
+      configFormat: config.boot.configFormat,
       menu: config.boot.menu,
       subnets: config.dhcp.subnets,
       cluster: config.cluster,
@@ -82,6 +84,8 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
     },
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
+    // the mirror checksums Ignition verifies fetched files with
+    assets: new DirectoryAssetIndex(config.boot.assetsDir),
     ...(machineless ? { machineless } : {}),
   });
   return { provisioner, db, close: () => db.close() };

@@ -1,10 +1,11 @@
 /**
  * The inventory commands: machines add|list|discovered, assign, preview, export, events.
  */
-import { Option, type Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
+import type { ConfigFormat } from '../core/config-format.js';
 import { EXPORT_FORMATS, exportInventory, type ExportFormat } from '../core/export.js';
 import { isValidMachineName, normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
@@ -113,6 +114,23 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     });
 
   program
+    .command('config-format')
+    .description("how machines fetch their config from the next PXE boot: cloud-config, ignition, or role (their role's or the default, boot.configFormat)")
+    .addArgument(new Argument('<format>', 'the format').choices(['cloud-config', 'ignition', 'role']))
+    .argument('<machines...>', 'names, MACs or IPs')
+    .option('--json', 'print the updated machines as JSON')
+    .action((format: ConfigFormat | 'role', refs: string[], options: { json?: boolean }) => {
+      ctx.withProvisioner((p) => {
+        const machines = refs.map((ref) => p.machineByRef(ref) ?? ref);
+        const missing = machines.filter((m): m is string => typeof m === 'string');
+        if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
+        const updated = (machines as Machine[]).map((machine) => p.setConfigFormat(machine, format === 'role' ? null : format));
+        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+        else for (const m of updated) process.stdout.write(`${m.name}: ${p.configFormat(m)}${m.configFormat ? '' : " (its role's or the default)"}\n`);
+      });
+    });
+
+  program
     .command('preview')
     .description('what a machine would get now (DHCP answer, iPXE script, cloud-config), without booting it')
     .argument('<machine>', 'name, MAC or IP')
@@ -136,7 +154,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         `# DHCP (${options.firmware}): ${dhcp}`,
         '# iPXE script',
         preview.script.ok ? preview.script.value.trimEnd() : `ERROR: ${preview.script.message}`,
-        `# cloud-config${preview.cloudConfig.ok ? ` (${preview.cloudConfig.template})` : ''}`,
+        `# ${preview.configFormat === 'ignition' ? 'Ignition config' : 'cloud-config'}${preview.cloudConfig.ok ? ` (${preview.cloudConfig.template})` : ''}`,
         preview.cloudConfig.ok ? preview.cloudConfig.text.trimEnd() : `NOT SERVED:\n${preview.cloudConfig.errors.map((e) => `  - ${e}`).join('\n')}`,
         ...(preview.cloudConfig.ok ? preview.cloudConfig.warnings.map((w) => `# warning: ${w}`) : []),
         ...result.missingBootFiles.map((m) => `# NOT BOOTABLE: ${m}`),

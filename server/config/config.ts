@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { CONFIG_FORMATS } from '../core/config-format.js';
+import { ROLES, type Role } from '../core/roles.js';
 import { parseIpRule } from '../core/ip-policy.js';
 import { cidrContains as containsIp, cidrsOverlap, parseCidr, parseIpv4 } from '../core/ipv4.js';
 import { installSchema } from './install.js';
@@ -33,14 +35,18 @@ const bootFilesSchema = z.strictObject({
   efiArm64: z.string().min(1).default('ipxe-arm64.efi'),
 });
 
+/** One kernel argument. Console autologin is the boot menu's debug entry only, never every boot's. */
+const kernelArg = z
+  .string()
+  .regex(/^[^\s]+$/, 'a kernel argument may not contain white space')
+  .refine((arg) => arg !== 'flatcar.autologin', 'flatcar.autologin (a root console without a password) is added only to the boot menu\'s debug entry; remove it here')
+  .refine((arg) => !/^(cloud-config-url|ignition\.config\.url)=/.test(arg), 'rackboot adds the config URL itself (cloud-config-url= or ignition.config.url=, with a one-time token)');
+
 const osSchema = z.strictObject({
   name: z.string().min(1).default('flatcar'),
   kernel: z.string().min(1).default('flatcar/flatcar_production_pxe.vmlinuz'),
   initrds: z.array(z.string().min(1)).min(1).default(['flatcar/flatcar_production_pxe_image.cpio.gz']),
-  args: z.array(z.string().regex(/^[^\s]+$/, 'a kernel argument may not contain white space')).default([
-    'flatcar.first_boot=1',
-    'flatcar.autologin',
-  ]),
+  args: z.array(kernelArg).default(['flatcar.first_boot=1']),
 });
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -225,9 +231,20 @@ const configSchema = z.strictObject({
       allowSystemAssetsDir: z.boolean().default(false),
       os: osSchema.prefault({}),
       /** Extra kernel arguments for every boot, e.g. a serial console. */
-      kernelArgs: z.array(z.string().regex(/^[^\s]+$/, 'a kernel argument may not contain white space')).default([]),
+      kernelArgs: z.array(kernelArg).default([]),
       /** cloud-config template for machines booted without a role (the menu's debug entry). */
       cloudConfig: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('default'),
+      /**
+       * The format of the config the booted OS fetches: cloud-config (coreos-cloudinit, the default) or
+       * ignition (Ignition in the initramfs), for every role or per role; a machine's own choice
+       * (rackboot assign --config-format) wins over both.
+       */
+      configFormat: z
+        .strictObject({
+          default: z.enum(CONFIG_FORMATS).default('cloud-config'),
+          roles: z.partialRecord(z.enum(ROLES as [Role, ...Role[]]), z.enum(CONFIG_FORMATS)).default({}),
+        })
+        .prefault({}),
       menu: z
         .strictObject({
           /** menus/<name>.yaml */

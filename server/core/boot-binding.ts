@@ -36,7 +36,7 @@ export function isMachineSource(facts: BindingFacts): boolean {
 }
 
 /** Where a token was used from the wrong address, or with a token nobody holds. */
-export type RefusedRoute = 'ipxe' | 'menu' | 'boot-asset' | 'cloud-config' | 'install' | 'callback';
+export type RefusedRoute = 'ipxe' | 'menu' | 'boot-asset' | 'cloud-config' | 'ignition' | 'install' | 'callback';
 export type RefusalReason = 'wrong-address' | 'unknown-token';
 
 export const REFUSAL_REPORT_INTERVAL_MS = 60_000;

@@ -1,6 +1,7 @@
 /**
  * What a known machine boots next, and the values its iPXE script is rendered with. Pure.
  */
+import { configKernelArgs, type ConfigFormat } from './config-format.js';
 import { ipxeTextProblem } from './ipxe-text.js';
 import type { Menu } from './menu.js';
 import type { BootMode } from './roles.js';
@@ -57,7 +58,12 @@ export interface OsScriptInput {
   readonly bootToken: string;
   readonly configToken: string;
   readonly debug: boolean;
+  /** How the booted OS fetches its config; absent: cloud-config. */
+  readonly configFormat?: ConfigFormat;
 }
+
+/** Console autologin without a password: only the boot menu's debug entry gets it. */
+export const AUTOLOGIN_ARG = 'flatcar.autologin';
 
 /** The values of boot-templates/machine.ipxe.hbs. */
 export function osScriptContext(input: OsScriptInput) {
@@ -66,13 +72,13 @@ export function osScriptContext(input: OsScriptInput) {
     url: `${baseUrl}/boot/${bootToken}/initrd/${index}/${basename(path)}`,
     name: basename(path),
   }));
+  const configured = [...os.args, ...input.kernelArgs].filter((arg) => arg !== AUTOLOGIN_ARG);
   const args = [
     // Flatcar's kernel finds its initrd by this name (EFI boots hang without it)
     ...initrds.map((i) => `initrd=${i.name}`),
-    ...os.args,
-    ...input.kernelArgs,
-    ...(input.debug ? ['flatcar.autologin'] : []),
-    `cloud-config-url=${baseUrl}/cloud-config/${configToken}`,
+    ...configured,
+    ...(input.debug ? [AUTOLOGIN_ARG] : []),
+    ...configKernelArgs(input.configFormat ?? 'cloud-config', baseUrl, configToken).filter((arg) => !configured.includes(arg)),
     `rackboot.callback=${baseUrl}/callback/${bootToken}`,
   ];
   const kernelUrl = `${baseUrl}/boot/${bootToken}/kernel/${basename(os.kernel)}`;

@@ -135,6 +135,12 @@ export interface InstallScriptContext {
   readonly partitions: ReadonlyArray<{ readonly label: string; readonly sizeMiB: number; readonly filesystem: string }>;
   readonly payload: { readonly kind: 'none' | 'kubernetes' | 'dcos'; readonly summary: string };
   readonly files: { readonly os: readonly RootFile[]; readonly payload: readonly RootFile[]; readonly network: readonly RootFile[] };
+  /**
+   * The installed system's Ignition config (config format ignition), written as config.ign on the
+   * disk's OEM partition as `flatcar-install -i` does (path: relative to that partition); null: the
+   * cloud-config in user_data on ROOT.
+   */
+  readonly oemIgnition: RootFile | null;
   readonly downloads: readonly RootDownload[];
   readonly enable: readonly UnitLink[];
   readonly mask: readonly string[];

@@ -16,6 +16,8 @@ export interface InstallInput extends PayloadInput {
   readonly kubernetes: KubernetesSecrets | null;
   /** The installed system's cloud-config (the role template's third render stage). */
   readonly userData: string;
+  /** The installed system's Ignition config (config format ignition): it replaces user_data. */
+  readonly ignition?: string | null;
   /** `rackboot reprovision` since the last install: the script may overwrite a disk that holds data. */
   readonly allowWipe: boolean;
   readonly dryRun: boolean;
@@ -26,6 +28,8 @@ export type InstallContextResult =
   | { readonly ok: false; readonly errors: readonly string[] };
 
 export const USER_DATA_PATH = '/var/lib/flatcar-install/user_data';
+/** Where `flatcar-install -i` puts the Ignition config: on the OEM partition, which Flatcar's Ignition reads at first boot. */
+export const OEM_IGNITION_PATH = '/config.ign';
 
 export function buildInstallContext(input: InstallInput): InstallContextResult {
   const { machine, cloud, settings } = input;
@@ -117,7 +121,7 @@ export function buildInstallContext(input: InstallInput): InstallContextResult {
     ...(cloud.time.ntpServers.length > 0 ? [rootFile('/etc/systemd/timesyncd.conf', '0644', `[Time]\nNTP=${cloud.time.ntpServers.join(' ')}\n`)] : []),
   ];
   const osFiles = [
-    rootFile(USER_DATA_PATH, '0600', input.userData),
+    ...(input.ignition ? [] : [rootFile(USER_DATA_PATH, '0600', input.userData)]),
     rootFile('/etc/rackboot/callback-url', '0600', `${cloud.callbackUrl}\n`),
     ...mountUnits,
   ];
@@ -146,6 +150,7 @@ export function buildInstallContext(input: InstallInput): InstallContextResult {
     partitions,
     payload: { kind: roleSettings.payload, summary: payload.summary },
     files: { os: osFiles, payload: payload.files, network: networkFiles },
+    oemIgnition: input.ignition ? rootFile(OEM_IGNITION_PATH, '0600', input.ignition) : null,
     downloads: payload.downloads,
     enable: [...mountLinks, ...payload.enable],
     mask: payload.mask,
@@ -167,7 +172,7 @@ export function compressionOf(name: string): 'bz2' | 'gz' | 'xz' | 'none' {
  * document's content must end with a newline and paths must be absolute and plain.
  */
 function findUnsafe(context: InstallScriptContext): string | null {
-  const files = [...context.files.os, ...context.files.payload, ...context.files.network];
+  const files = [...context.files.os, ...context.files.payload, ...context.files.network, ...(context.oemIgnition ? [context.oemIgnition] : [])];
   for (const f of files) {
     if (!/^\/[A-Za-z0-9._@/\\-]+$/.test(f.path) || f.path.includes('..')) return `refusing to write ${JSON.stringify(f.path)}: not a plain absolute path`;
     if (!/^0[0-7]{3}$/.test(f.mode)) return `${f.path}: mode ${f.mode} is not octal`;

@@ -115,6 +115,8 @@ export interface InventoryStore {
   machineByConfigToken(token: string): Machine | null;
   setConfigToken(machineId: number, token: string | null): void;
   setRole(machineId: number, role: string | null, bootMode: 'memory' | 'install'): void;
+  /** The machine's own config format; null: its role's or the default (core/config-format.ts). */
+  setConfigFormat(machineId: number, format: 'cloud-config' | 'ignition' | null): void;
   setIpxeChainedAt(machineId: number, at: number | null): void;
   /** The reserved address; null frees it (ip-plan frees every moving address before taking new ones). */
   setIp(machineId: number, ip: string | null): void;

@@ -3,10 +3,13 @@
  * makes a pure decision and writes the outcome (lease, state, events) in one transaction.
  */
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
+import { splitAssetPath, type AssetIndex } from './assets.js';
 import { isMachineSource, RefusalLog, sourceAddress, type RefusalReason, type RefusedRoute } from './boot-binding.js';
 import { ipxeSafeText } from './ipxe-text.js';
 import { findIpxeUnsafe, menuScriptContext, osScriptContext, planBoot, type MenuSettings, type OsImage } from './boot-plan.js';
 import { clientInfo, type ClientInfo } from './client-info.js';
+import { configFormatFor, type ConfigFormat, type ConfigFormatSettings } from './config-format.js';
+import { ignitionFromCloudConfig } from './ignition-from-cloud-config.js';
 import { machinelessSource, type MachinelessEvents } from './machineless-events.js';
 import { buildCloudConfigContext, type ClusterSettings } from './cloud-config-context.js';
 import { decideDhcp, type DhcpDecision, type DhcpEffects, type DhcpSettings, type DhcpSubnet } from './dhcp-decision.js';
@@ -21,6 +24,7 @@ import type { AuditEntry, AuditQuery, InventoryStore, NewAuditEntry, NewMachine 
 import { decodeInventory, rowOf, validateRow, type InventoryFormat, type InventoryRow } from './inventory-file.js';
 import { describeChanges, desiredFromImport, planInventory, type FieldChange, type Plan, type PlanError, type PlannedChange } from './inventory-plan.js';
 import { bulkLimit, labelProblems, matchesSelector, parseSelector, sortedLabels } from './labels.js';
+import type { EtcdContext } from './render-context.js';
 import { findChoice, type Menu } from './menu.js';
 import { clusterRoles, type BootMode, type Role } from './roles.js';
 import { RackbootError, type ErrorCode } from '../errors.js';
@@ -37,6 +41,8 @@ export interface ProvisionerSettings {
   readonly kernelArgs: readonly string[];
   /** cloud-config template for machines booted without a role (the menu's debug entry). */
   readonly cloudConfig: string;
+  /** cloud-config or Ignition, per role (boot.configFormat); absent: cloud-config for all. */
+  readonly configFormat?: ConfigFormatSettings;
   readonly menu: MenuSettings;
   /** Network facts (prefix, gateway, DNS, domain) for the static configuration of each machine. */
   readonly subnets: readonly DhcpSubnet[];
@@ -62,6 +68,8 @@ export interface Preview {
   readonly machine: Machine;
   readonly plan: string;
   readonly script: Outcome<string>;
+  /** The format the machine's config is served in, and that config (`cloudConfig` holds either format). */
+  readonly configFormat: ConfigFormat;
   readonly cloudConfig: Rendered;
 }
 
@@ -86,6 +94,8 @@ export interface ProvisionerDeps {
   readonly newToken: () => string;
   /** Counts events from unknown sources instead of writing a row each (rackboot serve); absent: every event is a row. */
   readonly machineless?: MachinelessEvents;
+  /** The offline mirror's manifests: the checksums of files Ignition fetches. Absent: no file is verifiable. */
+  readonly assets?: AssetIndex;
 }
 
 export class Provisioner {
@@ -96,11 +106,13 @@ export class Provisioner {
   private readonly newToken: () => string;
   private install: InstallExtension | null = null;
   private readonly machineless: MachinelessEvents | null;
+  private readonly assets: AssetIndex | null;
   /** Boot-token refusals: counted for /metrics, reported at most once a minute per machine. */
   private readonly refusals = new RefusalLog();
 
   constructor(deps: ProvisionerDeps) {
     this.machineless = deps.machineless ?? null;
+    this.assets = deps.assets ?? null;
     this.store = deps.store;
     this.renderer = deps.renderer;
     this.settings = deps.settings;
@@ -319,13 +331,15 @@ export class Provisioner {
       bootToken,
       configToken,
       debug,
+      configFormat: this.configFormat(machine),
     });
     const unsafe = findIpxeUnsafe(context.values);
     if (unsafe) return this.renderFailed(machine, `value ${unsafe.key} ${unsafe.problem}; refusing to render an iPXE script`);
     if (clientIp !== null) {
       this.store.setConfigToken(machine.id, configToken);
       const what = debug ? 'debug boot' : `${machine.role ?? 'no role'} (${machine.bootMode})`;
-      this.append(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}`, { clientIp, plan: debug ? 'debug' : 'os' });
+      const format = this.configFormat(machine);
+      this.append(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}, ${format}`, { clientIp, plan: debug ? 'debug' : 'os', configFormat: format });
     }
     return { ok: true, value: this.renderer.bootScript('machine', context) };
   }
@@ -368,6 +382,18 @@ export class Provisioner {
     });
   }
 
+  /** The machine's own config format (null: its role's or the default), from its next PXE boot on. */
+  setConfigFormat(machine: Machine, format: ConfigFormat | null): Machine {
+    return this.store.transaction(() => {
+      this.store.setConfigFormat(machine.id, format);
+      const updated = this.store.machineById(machine.id) as Machine;
+      const effective = this.configFormat(updated);
+      const message = format === null ? `config format: the role's or the default (${effective})` : `config format ${format}`;
+      this.append(machine, 'role-assigned', `${message}, from the next PXE boot`, { configFormat: format, effective });
+      return updated;
+    });
+  }
+
   /**
    * Sends a machine back to `registered`: an installed machine boots its disk until this is done,
    * and its next PXE boot after it installs its role again. Records who-asked-what on the timeline.
@@ -401,11 +427,54 @@ export class Provisioner {
 
   /** The machine's cloud-config now, rendered and validated; writes nothing. */
   renderCloudConfig(machine: Machine, bootToken: string): Rendered {
+    const rendered = this.renderRoleCloudConfig(machine, bootToken);
+    return rendered.ok ? { ok: true, text: rendered.text, template: rendered.template, warnings: rendered.warnings } : rendered;
+  }
+
+  /** The validated cloud-config and the etcd settings it was rendered with. */
+  private renderRoleCloudConfig(machine: Machine, bootToken: string): (Rendered & { ok: true; etcd: EtcdContext | null }) | { ok: false; errors: readonly string[] } {
     const built = this.cloudConfigContext(machine, bootToken, this.clusterInventory(machine));
     if (!built.ok) return { ok: false, errors: built.errors };
     const rendered = this.renderer.cloudConfig(built.template, built.context as unknown as Record<string, unknown>);
     if (!rendered.ok) return { ok: false, errors: rendered.errors.map((e) => `${built.template}: ${e}`) };
-    return { ok: true, text: rendered.text, template: built.template, warnings: built.warnings };
+    return { ok: true, text: rendered.text, template: built.template, warnings: built.warnings, etcd: built.context.etcd };
+  }
+
+  /** The format the machine's config is served in: its own, its role's, or the default. */
+  configFormat(machine: Machine): ConfigFormat {
+    return configFormatFor(machine, this.settings.configFormat);
+  }
+
+  /**
+   * The machine's Ignition config now: its role's cloud-config rendered and validated, read into the
+   * format-neutral machine config (core/machine-config.ts), rendered as Ignition and checked
+   * (core/ignition-check.ts). Any finding at any step: nothing to serve. Writes nothing.
+   */
+  renderIgnitionConfig(machine: Machine, bootToken: string): Rendered {
+    const cloud = this.renderRoleCloudConfig(machine, bootToken);
+    if (!cloud.ok) return cloud;
+    return this.ignitionFromCloudConfig(cloud.text, cloud.etcd, cloud.template, cloud.warnings);
+  }
+
+  private ignitionFromCloudConfig(text: string, etcd: EtcdContext | null, template: string, warnings: readonly string[]): Rendered {
+    const ignition = ignitionFromCloudConfig(text, etcd, (url) => this.mirrorDigest(url));
+    if (!ignition.ok) return { ok: false, errors: ignition.errors.map((e) => `${template} (Ignition): ${e}`) };
+    return { ok: true, text: ignition.text, template, warnings };
+  }
+
+  /** The mirror manifest's SHA-512 of an /assets/ URL of this server, or null. */
+  private mirrorDigest(url: string): string | null {
+    const prefix = `${this.settings.publicUrl}/assets/`;
+    const assets = this.assets ?? this.install?.assets ?? null;
+    if (!assets || !url.startsWith(prefix)) return null;
+    const split = splitAssetPath(url.slice(prefix.length));
+    if (!split) return null;
+    return assets.manifest(split.kind, split.version)?.files[split.file]?.sha512 ?? null;
+  }
+
+  /** The machine's config in its format (cloud-config or Ignition), rendered and validated; writes nothing. */
+  renderMachineConfig(machine: Machine, bootToken: string): Rendered {
+    return this.configFormat(machine) === 'ignition' ? this.renderIgnitionConfig(machine, bootToken) : this.renderCloudConfig(machine, bootToken);
   }
 
   /** `rackboot preview`: what the machine would get now, without booting it or writing anything. */
@@ -421,7 +490,7 @@ export class Provisioner {
         : { ok: false, code: 'RACKBOOT_ERR_RENDER', message: `menu ${this.settings.menu.name} is not in the catalog` };
     } else script = this.osScript(machine, token, false, null);
     const planText = plan.kind === 'local-disk' ? `local disk (${plan.reason})` : plan.kind === 'menu' ? 'boot menu' : `${machine.role} in ${plan.mode === 'memory' ? 'memory' : 'install mode'}`;
-    return { machine, plan: planText, script, cloudConfig: this.renderCloudConfig(machine, token) };
+    return { machine, plan: planText, script, configFormat: this.configFormat(machine), cloudConfig: this.renderMachineConfig(machine, token) };
   }
 
   /** Resolves /boot/<token>/kernel|initrd/... to an asset path and records that the machine is booting. */
@@ -446,15 +515,31 @@ export class Provisioner {
    * it carries secrets. A config that fails validation is never served.
    */
   cloudConfig(configToken: string, clientIp: string): Outcome<string> {
+    return this.machineConfig(configToken, clientIp, 'cloud-config');
+  }
+
+  /** The Ignition config: the same one-time token, address binding and validation as the cloud-config. */
+  ignitionConfig(configToken: string, clientIp: string): Outcome<string> {
+    return this.machineConfig(configToken, clientIp, 'ignition');
+  }
+
+  private machineConfig(configToken: string, clientIp: string, format: ConfigFormat): Outcome<string> {
+    const route = format === 'ignition' ? 'ignition' : 'cloud-config';
+    const what = format === 'ignition' ? 'Ignition config' : 'cloud-config';
     return this.store.transaction(() => {
       const machine = this.store.machineByConfigToken(configToken);
-      if (!machine) return this.refuseToken(configToken, 'cloud-config (unknown, expired or already used token)', 'cloud-config');
-      if (!this.isMachineAddress(machine, clientIp)) return this.refuseAddress(machine, clientIp, 'cloud-config', 'cloud-config');
-      const rendered = this.renderCloudConfig(machine, machine.bootToken ?? '');
-      if (!rendered.ok) return this.renderFailed(machine, `cloud-config not served: ${rendered.errors.join('; ')}`);
+      if (!machine) return this.refuseToken(configToken, `${what} (unknown, expired or already used token)`, route);
+      if (!this.isMachineAddress(machine, clientIp)) return this.refuseAddress(machine, clientIp, route, what);
+      const expected = this.configFormat(machine);
+      if (expected !== format) {
+        // the token stays valid: the OS may still fetch the format its kernel arguments name
+        return { ok: false, code: 'RACKBOOT_ERR_CONFLICT', message: `${machine.name} boots with ${expected === 'ignition' ? 'Ignition' : 'a cloud-config'}; its config is at /${expected}/<token>` };
+      }
+      const rendered = this.renderMachineConfig(machine, machine.bootToken ?? '');
+      if (!rendered.ok) return this.renderFailed(machine, `${what} not served: ${rendered.errors.join('; ')}`);
       this.store.setConfigToken(machine.id, null);
       for (const warning of rendered.warnings) this.append(machine, 'warning', warning);
-      this.append(machine, 'configured', `cloud-config ${rendered.template} served`, { clientIp, template: rendered.template, bytes: rendered.text.length });
+      this.append(machine, 'configured', `${what} ${rendered.template} served`, { clientIp, template: rendered.template, format, bytes: rendered.text.length });
       return { ok: true, value: rendered.text };
     });
   }
@@ -614,6 +699,13 @@ export class Provisioner {
     // the third render stage: the role as the installed system runs it (no installer)
     const userData = this.renderer.cloudConfig(built.template, { ...built.context, installScriptUrl: '' } as unknown as Record<string, unknown>);
     if (!userData.ok) return { ok: false, errors: userData.errors.map((e) => `installed ${built.template} cloud-config: ${e}`) };
+    let ignition: string | null = null;
+    if (this.configFormat(machine) === 'ignition') {
+      // the installed system boots with Ignition too: the same role, from the same render
+      const installed = ignitionFromCloudConfig(userData.text, built.context.etcd, (url) => this.mirrorDigest(url));
+      if (!installed.ok) return { ok: false, errors: installed.errors.map((e) => `installed ${built.template} Ignition config: ${e}`) };
+      ignition = installed.text;
+    }
     const result = buildInstallContext({
       machine,
       inventory,
@@ -624,6 +716,7 @@ export class Provisioner {
       templates: extension.renderer,
       kubernetes: extension.kubernetes,
       userData: userData.text.endsWith('\n') ? userData.text : `${userData.text}\n`,
+      ignition,
       allowWipe: this.wipeAllowed(machine),
       dryRun: options.dryRun ?? false,
     });

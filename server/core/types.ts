@@ -31,6 +31,8 @@ export interface Machine {
   /** The reserved static IPv4 address. */
   readonly ip: string | null;
   readonly role: string | null;
+  /** The machine's own config format (core/config-format.ts); null or absent: its role's or the default. */
+  readonly configFormat?: 'cloud-config' | 'ignition' | null;
   /** How the role boots: 'memory' (the OS runs in RAM) or 'install' (to disk, then from disk). */
   readonly bootMode: 'memory' | 'install';
   readonly state: MachineState;

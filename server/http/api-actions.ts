@@ -3,6 +3,7 @@
  * dashboard draws from. Every mutation needs the API token (auth.ts) and goes through the Provisioner.
  */
 import type { FastifyInstance } from 'fastify';
+import type { ConfigFormat } from '../core/config-format.js';
 import { normaliseMac, normaliseUuid } from '../core/identifiers.js';
 import type { OverviewReader } from '../core/overview.js';
 import type { PowerDriver, PowerDriverAction } from '../bmc/power-driver.js';
@@ -12,6 +13,7 @@ import { MACHINE_STATES, type Machine } from '../core/types.js';
 import { errorBody, httpStatus, RackbootError } from '../errors.js';
 import {
   assignRoleSchema,
+  configFormatSchema,
   formatSchemaErrors,
   machineView,
   overviewSchema,
@@ -84,6 +86,16 @@ export async function apiActions(app: FastifyInstance, options: ApiActionsOption
       const machine = find(request.params.ref);
       const updated = provisioner.assignRole(machine, request.body.role, request.body.bootMode ?? 'install', apiActor(request));
       request.log.info({ machine: machine.name, role: updated.role, mode: updated.bootMode }, 'api: role assigned');
+      return show(updated);
+    },
+  );
+
+  app.put<{ Params: { ref: string }; Body: { format: ConfigFormat | null } }>(
+    '/machines/:ref/config-format',
+    { schema: configFormatSchema, onRequest: auth, schemaErrorFormatter: formatSchemaErrors },
+    async (request) => {
+      const updated = provisioner.setConfigFormat(find(request.params.ref), request.body.format);
+      request.log.info({ machine: updated.name, configFormat: updated.configFormat }, 'api: config format set');
       return show(updated);
     },
   );

@@ -47,6 +47,7 @@ export const machineSchema = {
     ip: { ...nullableString, description: 'the reserved static IPv4 address' },
     role: nullableString,
     bootMode: { type: 'string', enum: ['install', 'memory'] },
+    configFormat: { type: ['string', 'null'], enum: ['cloud-config', 'ignition', null], description: "the machine's own config format; null: its role's or the default (boot.configFormat)" },
     state: { type: 'string', enum: [...MACHINE_STATES] },
     stateChangedAt: millis,
     macs: { type: 'array', items: str },
@@ -265,6 +266,20 @@ export const assignRoleSchema: FastifySchema = {
       role: { anyOf: [{ type: 'string', enum: [...ROLES] }, { type: 'null' }] },
       bootMode: { type: 'string', enum: ['install', 'memory'], default: 'install' },
     },
+  },
+  response: { 200: machineSchema, ...errors(400, 401, 404) },
+};
+
+export const configFormatSchema: FastifySchema = {
+  summary: "set the machine's own config format (cloud-config or ignition; null: its role's or the default) from its next PXE boot",
+  tags: ['actions'],
+  security: bearer,
+  params: refParams,
+  body: {
+    type: 'object',
+    required: ['format'],
+    additionalProperties: false,
+    properties: { format: { anyOf: [{ type: 'string', enum: ['cloud-config', 'ignition'] }, { type: 'null' }] } },
   },
   response: { 200: machineSchema, ...errors(400, 401, 404) },
 };

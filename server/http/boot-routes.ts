@@ -1,6 +1,6 @@
 /**
  * Routes machines use while they boot: the iPXE chain script, the per-machine script, kernel and
- * initrd bound to the boot token, the cloud-config and the callbacks. They are open (machines have no
+ * initrd bound to the boot token, the cloud-config or Ignition config and the callbacks. They are open (machines have no
  * credentials) but every per-machine URL carries the boot token minted with the machine's script,
  * and tokens are minted for and accepted from the machine's own address only (core/boot-binding.ts).
  * `request.ip` is the TCP peer: app.ts never trusts forwarding headers.
@@ -103,6 +103,11 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
 
   app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) =>
     sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip)),
+  );
+
+  // Ignition in the initramfs fetches this from `ignition.config.url=` (one-time token, like the cloud-config)
+  app.get<{ Params: { token: string } }>('/ignition/:token', async (request, reply) =>
+    sendOutcome(reply.type('application/vnd.coreos.ignition+json; charset=utf-8'), provisioner.ignitionConfig(request.params.token, request.ip)),
   );
 
   app.post<{ Params: { token: string }; Body: { event?: unknown; message?: unknown } }>(

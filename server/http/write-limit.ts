@@ -8,7 +8,7 @@ import { sourceAddress } from '../core/boot-binding.js';
 import type { SourceRateLimiter } from '../core/rate-limit.js';
 import { errorBody } from '../errors.js';
 
-export const WRITE_LIMITED_ROUTES: ReadonlySet<string> = new Set(['/ipxe', '/menu/:token/:item', '/callback/:token', '/cloud-config/:token', '/install/:token']);
+export const WRITE_LIMITED_ROUTES: ReadonlySet<string> = new Set(['/ipxe', '/menu/:token/:item', '/callback/:token', '/cloud-config/:token', '/ignition/:token', '/install/:token']);
 
 export interface WriteLimit {
   readonly limiter: SourceRateLimiter;

@@ -121,4 +121,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE api_tokens ADD COLUMN name TEXT;
   `,
+  // 7: the machine's own config format (core/config-format.ts); NULL: its role's or the default.
+  `
+  ALTER TABLE machines ADD COLUMN config_format TEXT CHECK (config_format IN ('cloud-config', 'ignition'));
+  `,
 ];

@@ -23,6 +23,7 @@ interface MachineRow {
   boot_mode: string;
   config_token: string | null;
   labels: string;
+  config_format: string | null;
   macs: string | null;
 }
 
@@ -157,6 +158,10 @@ export class SqliteStore implements InventoryStore {
   setConfigToken(machineId: number, token: string | null): void {
     this.statements.setConfigToken.run(token, machineId);
   }
+  setConfigFormat(machineId: number, format: 'cloud-config' | 'ignition' | null): void {
+    this.statements.setConfigFormat.run(format, machineId);
+  }
+
   setRole(machineId: number, role: string | null, bootMode: 'memory' | 'install'): void {
     this.statements.setRole.run(role, bootMode, machineId);
   }
@@ -326,6 +331,7 @@ function prepare(db: Db) {
     machineByConfigToken: db.prepare(`${MACHINE_SELECT} WHERE m.config_token = ?`),
     setConfigToken: db.prepare('UPDATE machines SET config_token = ? WHERE id = ?'),
     setRole: db.prepare('UPDATE machines SET role = ?, boot_mode = ? WHERE id = ?'),
+    setConfigFormat: db.prepare('UPDATE machines SET config_format = ? WHERE id = ?'),
     listMachines: db.prepare(`${MACHINE_SELECT} ORDER BY m.name`),
     insertMachine: db.prepare(
       `INSERT INTO machines (name, uuid, bmc_address, ip, role, boot_mode, labels, state, state_changed_at, created_at)
@@ -405,6 +411,7 @@ function toMachine(row: MachineRow | undefined): Machine | null {
     bmcAddress: row.bmc_address,
     ip: row.ip,
     role: row.role,
+    configFormat: row.config_format === 'ignition' || row.config_format === 'cloud-config' ? row.config_format : null,
     bootMode: row.boot_mode === 'memory' ? 'memory' : 'install',
     state: row.state as MachineState,
     stateChangedAt: row.state_changed_at,

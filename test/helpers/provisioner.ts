@@ -1,4 +1,5 @@
 import { Catalog } from '../../server/catalog/catalog.js';
+import type { AssetIndex } from '../../server/core/assets.js';
 import type { DhcpSettings } from '../../server/core/dhcp-decision.js';
 import { Provisioner, type ProvisionerSettings } from '../../server/core/provisioner.js';
 import { catalogDirs } from '../../server/paths.js';
@@ -27,7 +28,7 @@ export const TEST_DHCP: DhcpSettings = {
 };
 
 /** A provisioner over a real in-memory SQLite store and the shipped catalog, on a settable clock. */
-export function testProvisioner(settings: Partial<ProvisionerSettings> = {}) {
+export function testProvisioner(settings: Partial<ProvisionerSettings> = {}, deps: { assets?: AssetIndex } = {}) {
   const loaded = Catalog.load(catalogDirs());
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
   const db = openDatabase(':memory:');
@@ -40,6 +41,7 @@ export function testProvisioner(settings: Partial<ProvisionerSettings> = {}) {
     settings: { ...TEST_SETTINGS, ...settings },
     clock,
     newToken: () => `token${++n}`,
+    ...deps,
   });
   return { provisioner, store, clock, db };
 }
