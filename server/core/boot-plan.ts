@@ -60,6 +60,8 @@ export interface OsScriptInput {
   readonly debug: boolean;
   /** How the booted OS fetches its config; absent: cloud-config. */
   readonly configFormat?: ConfigFormat;
+  /** The NIC that asked for the script: passed as BOOTIF= (pxelinux form, read by dracut) so the OS brings up that one. */
+  readonly bootMac?: string;
 }
 
 /** Console autologin without a password: only the boot menu's debug entry gets it. */
@@ -78,6 +80,7 @@ export function osScriptContext(input: OsScriptInput) {
     ...initrds.map((i) => `initrd=${i.name}`),
     ...configured,
     ...(input.debug ? [AUTOLOGIN_ARG] : []),
+    ...(input.bootMac === undefined ? [] : [`BOOTIF=01-${input.bootMac.toLowerCase().replaceAll(':', '-')}`]),
     ...configKernelArgs(input.configFormat ?? 'cloud-config', baseUrl, configToken).filter((arg) => !configured.includes(arg)),
     `rackboot.callback=${baseUrl}/callback/${bootToken}`,
   ];

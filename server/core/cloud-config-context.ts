@@ -26,6 +26,8 @@ export interface CloudConfigInput {
   readonly serverAddress: string;
   readonly cluster: ClusterSettings;
   readonly bootToken: string;
+  /** The registered MAC that booted: the NIC the OS configures (default: the first registered). */
+  readonly bootMac?: string;
 }
 
 export type CloudConfigContextResult =
@@ -87,7 +89,7 @@ export function buildCloudConfigContext(input: CloudConfigInput, fallbackTemplat
       dns: subnet.dns,
       domain,
       macs: machine.macs,
-      primaryMac: machine.macs[0] ?? '',
+      primaryMac: input.bootMac !== undefined && machine.macs.includes(input.bootMac) ? input.bootMac : (machine.macs[0] ?? ''),
       role: isRole(machine.role) ? machine.role : 'none',
       mode: machine.bootMode,
     },

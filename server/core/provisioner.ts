@@ -304,8 +304,10 @@ export class Provisioner {
       }
       const bootToken = this.newToken();
       this.store.setBootToken(machine.id, bootToken);
-      if (plan.kind === 'menu') return this.menuScript(machine, bootToken, query.clientIp);
-      return this.osScript(machine, bootToken, false, query.clientIp);
+      // the NIC that asked boots, and the OS configures that one (a machine may have several registered)
+      const bootMac = mac !== null && machine.macs.includes(mac) ? mac : null;
+      if (plan.kind === 'menu') return this.menuScript(machine, bootToken, query.clientIp, bootMac);
+      return this.osScript(machine, bootToken, false, query.clientIp, bootMac);
     });
   }
 
@@ -313,15 +315,15 @@ export class Provisioner {
     return this.renderer.bootScript('local-disk', { machine: { name: machine.name, ip: machine.ip ?? '' } });
   }
 
-  private menuScript(machine: Machine, bootToken: string, clientIp: string): Outcome<string> {
+  private menuScript(machine: Machine, bootToken: string, clientIp: string, bootMac: MacAddress | null): Outcome<string> {
     const menu = this.renderer.menu(this.settings.menu.name);
     if (!menu) return this.renderFailed(machine, `menu ${this.settings.menu.name} is not in the catalog`);
     const context = menuScriptContext({ baseUrl: this.settings.publicUrl, menu, settings: this.settings.menu, machine, bootToken });
-    this.append(machine, 'ipxe', `boot menu shown (default ${this.settings.menu.defaultItem} after ${this.settings.menu.timeoutSeconds} s)`, { clientIp, plan: 'menu' });
+    this.append(machine, 'ipxe', `boot menu shown (default ${this.settings.menu.defaultItem} after ${this.settings.menu.timeoutSeconds} s)`, { clientIp, plan: 'menu' }, bootMac ?? undefined);
     return { ok: true, value: this.renderer.bootScript('menu', context) };
   }
 
-  private osScript(machine: Machine, bootToken: string, debug: boolean, clientIp: string | null): Outcome<string> {
+  private osScript(machine: Machine, bootToken: string, debug: boolean, clientIp: string | null, bootMac: MacAddress | null = this.bootMac(machine)): Outcome<string> {
     const configToken = this.newToken();
     const context = osScriptContext({
       baseUrl: this.settings.publicUrl,
@@ -332,6 +334,7 @@ export class Provisioner {
       configToken,
       debug,
       configFormat: this.configFormat(machine),
+      ...(bootMac === null ? {} : { bootMac }),
     });
     const unsafe = findIpxeUnsafe(context.values);
     if (unsafe) return this.renderFailed(machine, `value ${unsafe.key} ${unsafe.problem}; refusing to render an iPXE script`);
@@ -339,9 +342,19 @@ export class Provisioner {
       this.store.setConfigToken(machine.id, configToken);
       const what = debug ? 'debug boot' : `${machine.role ?? 'no role'} (${machine.bootMode})`;
       const format = this.configFormat(machine);
-      this.append(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}, ${format}`, { clientIp, plan: debug ? 'debug' : 'os', configFormat: format });
+      this.append(machine, 'ipxe', `iPXE script served: ${this.settings.os.name}, ${what}, ${format}`, { clientIp, plan: debug ? 'debug' : 'os', configFormat: format }, bootMac ?? undefined);
     }
     return { ok: true, value: this.renderer.bootScript('machine', context) };
+  }
+
+  /** The registered MAC that asked for this boot's script (its `ipxe` event), or null before any. */
+  private bootMac(machine: Machine): MacAddress | null {
+    const recent = this.store.listEvents({ machineId: machine.id, limit: 50, newest: true });
+    for (let i = recent.length - 1; i >= 0; i -= 1) {
+      const event = recent[i];
+      if (event?.type === 'ipxe' && event.mac !== null && machine.macs.includes(event.mac)) return event.mac;
+    }
+    return null;
   }
 
   private renderFailed<T>(machine: Machine, reason: string): Outcome<T> {
@@ -422,7 +435,8 @@ export class Provisioner {
 
   private cloudConfigContext(machine: Machine, bootToken: string, inventory: readonly Machine[]) {
     const { subnets, publicUrl: baseUrl, serverAddress, cluster, cloudConfig } = this.settings;
-    return buildCloudConfigContext({ machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken }, cloudConfig);
+    const bootMac = this.bootMac(machine);
+    return buildCloudConfigContext({ machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken, ...(bootMac === null ? {} : { bootMac }) }, cloudConfig);
   }
 
   /** The machine's cloud-config now, rendered and validated; writes nothing. */

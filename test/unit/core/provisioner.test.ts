@@ -30,7 +30,7 @@ test('the per-machine script mints tokens and carries kernel, initrds and the ca
   assert.ok(outcome.ok);
   const script = outcome.value;
   assert.match(script, /^#!ipxe\n/);
-  assert.match(script, /^kernel http:\/\/10\.99\.0\.1:8080\/boot\/token1\/kernel\/vmlinuz initrd=initrd\.img console=ttyS0 quiet cloud-config-url=http:\/\/10\.99\.0\.1:8080\/cloud-config\/token2 rackboot\.callback=http:\/\/10\.99\.0\.1:8080\/callback\/token1 \|\| goto failed$/m);
+  assert.match(script, /^kernel http:\/\/10\.99\.0\.1:8080\/boot\/token1\/kernel\/vmlinuz initrd=initrd\.img console=ttyS0 quiet BOOTIF=01-52-54-00-99-00-01 cloud-config-url=http:\/\/10\.99\.0\.1:8080\/cloud-config\/token2 rackboot\.callback=http:\/\/10\.99\.0\.1:8080\/callback\/token1 \|\| goto failed$/m);
   assert.match(script, /^initrd http:\/\/10\.99\.0\.1:8080\/boot\/token1\/initrd\/0\/initrd\.img \|\| goto failed$/m);
   assert.equal(store.machineById(machine.id)?.state, 'ipxe');
   // a second boot gets new tokens; the old ones stop working
