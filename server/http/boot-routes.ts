@@ -5,12 +5,13 @@
  * and tokens are minted for and accepted from the machine's own address only (core/boot-binding.ts).
  * `request.ip` is the TCP peer: app.ts never trusts forwarding headers.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
+import type { Machine, MachineEvent } from '../core/types.js';
 import { errorBody, httpStatus } from '../errors.js';
 import { FileChunkCache } from './file-chunks.js';
 import { installRoutes } from './install-routes.js';
@@ -44,6 +45,11 @@ export async function confinedPath(root: string, path: string): Promise<{ root: 
   }
   if (real === realRoot || !real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) return 'escape';
   return { root: realRoot, path: relative(realRoot, real) };
+}
+
+/** A failed install is worth a log line of its own: the operator's journal says which machine and why. */
+function logFailedInstall(log: FastifyBaseLogger, event: MachineEvent, machine: Machine | null): void {
+  log.error({ machine: machine?.name ?? null, mac: machine?.macs[0] ?? event.mac, reason: event.message, eventId: event.id }, `install failed on ${machine?.name ?? event.mac ?? 'an unknown machine'}: ${event.message}`);
 }
 
 /** The OpenAPI summary of a boot route (no schema: boot clients get plain-text errors, never a validation error). */
@@ -118,6 +124,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     async (request, reply) => {
       const outcome = provisioner.callback(request.params.token, request.body, request.ip);
       if (!outcome.ok) return reply.code(httpStatus(outcome.code)).send(errorBody(outcome.code, outcome.message));
+      if (outcome.value.type === 'failed') logFailedInstall(request.log, outcome.value, outcome.value.machineId === null ? null : provisioner.machineById(outcome.value.machineId));
       return reply.send({ recorded: outcome.value.type, id: outcome.value.id });
     },
   );
