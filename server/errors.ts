@@ -23,6 +23,10 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_BUSY: { status: 503, summary: 'too many connections of this kind: retry later' },
   RACKBOOT_ERR_TOO_MANY: { status: 400, summary: 'the selector matches more machines than a bulk action may touch' },
   RACKBOOT_ERR_TLS_REQUIRED: { status: 403, summary: 'this route is served over HTTPS only' },
+  RACKBOOT_ERR_TOO_LARGE: { status: 413, summary: 'the request body is too large' },
+  RACKBOOT_ERR_MEDIA_TYPE: { status: 415, summary: 'the request body has a content type the route does not take' },
+  RACKBOOT_ERR_METHOD: { status: 405, summary: 'the route does not take this method' },
+  RACKBOOT_ERR_INTERNAL: { status: 500, summary: 'the server failed (the log has the cause)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -46,11 +50,28 @@ export function httpStatus(code: ErrorCode): number {
   return ERROR_CODES[code].status;
 }
 
-/** The one error body every JSON route sends. */
+/**
+ * The one error body every JSON route sends: `error` (the message), `code` (RACKBOOT_ERR_*) and,
+ * when there is more to say, `details`. docs/api.md documents it; errorSchema (api-model.ts) describes it.
+ */
 export function errorBody(code: ErrorCode, message: string, extra: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
   return { error: message, code, ...extra };
 }
 
 export function isRackbootError(value: unknown): value is RackbootError {
   return value instanceof RackbootError;
+}
+
+/** The code of an HTTP status that has no more specific one (fastify's own errors: validation, body size, unknown routes). */
+export function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'RACKBOOT_ERR_AUTH';
+  if (status === 404) return 'RACKBOOT_ERR_NOT_FOUND';
+  if (status === 405) return 'RACKBOOT_ERR_METHOD';
+  if (status === 409) return 'RACKBOOT_ERR_CONFLICT';
+  if (status === 413) return 'RACKBOOT_ERR_TOO_LARGE';
+  if (status === 415) return 'RACKBOOT_ERR_MEDIA_TYPE';
+  if (status === 429) return 'RACKBOOT_ERR_RATE_LIMITED';
+  if (status === 503) return 'RACKBOOT_ERR_BUSY';
+  if (status >= 500) return 'RACKBOOT_ERR_INTERNAL';
+  return 'RACKBOOT_ERR_INVALID_INPUT';
 }

@@ -2,6 +2,7 @@
  * rackboot config (check and print the effective configuration) and rackboot api-token.
  */
 import { Option, type Command } from 'commander';
+import { CONFIG_SCHEMA_FILE, configJsonSchemaText } from '../config/json-schema.js';
 import { databasePath, loadCatalog } from '../main.js';
 import { ApiTokenStore } from '../store/api-token-store.js';
 import { openDatabase } from '../store/db.js';
@@ -9,7 +10,7 @@ import { CliError, EXIT_USAGE, type CliContext } from './context.js';
 import { formatTime } from './format.js';
 
 export function registerAdminCommands(program: Command, ctx: CliContext): void {
-  program
+  const configCommand = program
     .command('config')
     .description('check a configuration file (and the templates, menus and cloud-configs it names, as serve does) and print the effective configuration')
     .addOption(new Option('--quiet', 'print only problems'))
@@ -19,6 +20,12 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       // what serve loads next: a menu or default item the catalog does not have fails here too
       loadCatalog(config);
       if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    });
+  configCommand
+    .command('schema')
+    .description(`print the JSON Schema of the configuration file, for editors (the same as ${CONFIG_SCHEMA_FILE}; docs/configuration.md)`)
+    .action(() => {
+      process.stdout.write(configJsonSchemaText());
     });
 
   const apiToken = program.command('api-token').description("the bearer token the API's mutations (and the dashboard's actions) need");

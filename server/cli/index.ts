@@ -8,6 +8,7 @@ import { registerIpmiCommands } from './bmc.js';
 import { parseIpRule } from '../core/ip-policy.js';
 import { isRackbootError } from '../errors.js';
 import { databasePath } from '../main.js';
+import { packageVersion } from '../paths.js';
 import { registerAdminCommands } from './admin.js';
 import { CliError, cliContext, EXIT_FAILED, EXIT_USAGE } from './context.js';
 import { terminalLines, terminalText } from './format.js';
@@ -29,6 +30,7 @@ const program = new Command();
 program
   .name('rackboot')
   .description('PXE bare-metal provisioning: DHCP, TFTP, HTTP boot and install tracking')
+  .version(packageVersion(), '-V, --version', 'print the version of the rackboot package')
   .option('-c, --config <file>', 'configuration file (default: $RACKBOOT_CONFIG, else the embedded default)')
   .showHelpAfterError()
   // commander's own usage errors (unknown option, missing argument) exit 2 like ours, not 1

@@ -2,7 +2,8 @@
  * rackboot serve: the whole server (server/main.ts), its banner, and its signals.
  */
 import type { Command } from 'commander';
-import { createLogger } from '../log.js';
+import { RackbootError } from '../errors.js';
+import { createLogger, LOG_FORMATS, parseLogFormat } from '../log.js';
 import { handleSignals, startServer } from '../main.js';
 import type { CliContext } from './context.js';
 
@@ -12,7 +13,9 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .description('run the DHCP, TFTP and HTTP services')
     .action(async () => {
       const { config, warnings } = ctx.resolveConfig();
-      const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level);
+      const format = parseLogFormat(process.env.RACKBOOT_LOG_FORMAT ?? config.log.format);
+      if (format === null) throw new RackbootError('RACKBOOT_ERR_CONFIG', `RACKBOOT_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}`);
+      const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level, undefined, format);
       for (const warning of warnings) logger.warn(warning);
       const server = await startServer(config, logger);
       process.stdout.write(

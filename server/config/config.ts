@@ -95,11 +95,17 @@ const storeSchema = z
   })
   .prefault({});
 
-const configSchema = z.strictObject({
+export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./var'),
   /** Override: serve dataDir (the database, the Kubernetes CA key) from inside tftp.root or boot.assetsDir. */
   allowDataDirInServedRoot: z.boolean().default(false),
-  log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  log: z
+    .strictObject({
+      level: logLevel.default('info'),
+      /** auto: journal under systemd (JOURNAL_STREAM), pretty on a TTY, else json (server/log.ts). */
+      format: z.enum(['auto', 'json', 'pretty', 'journal']).default('auto'),
+    })
+    .prefault({}),
   server: z
     .strictObject({
       /** The address machines reach rackboot at: DHCP server id, siaddr, and the default HTTP URL. */

@@ -67,12 +67,17 @@ export interface DiscoveredClient {
 export interface DiscoveredQuery {
   readonly after?: { readonly lastSeen: number; readonly mac: MacAddress };
   readonly limit: number;
+  /** Only clients seen at or after this time (ms). */
+  readonly seenSince?: number;
 }
 
 /** A page of machines by name; `afterName` is the last name of the previous page. */
 export interface MachinePageQuery {
   readonly afterName?: string;
   readonly limit: number;
+  readonly state?: string;
+  /** A role, or null: only machines without one. */
+  readonly role?: string | null;
 }
 
 export interface EventQuery {
@@ -81,6 +86,8 @@ export interface EventQuery {
   readonly limit?: number;
   /** The newest `limit` events (after `afterId`) instead of the oldest; still returned oldest first. */
   readonly newest?: boolean;
+  /** Only events of this type. */
+  readonly type?: string;
 }
 
 /** What the operator surfaces read (the Provisioner implements it; they never see the store). */

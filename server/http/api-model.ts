@@ -85,10 +85,15 @@ const discoveredSchema = {
   properties: { mac: str, firstSeen: millis, lastSeen: millis, sightings: int, facts: { type: 'object', additionalProperties: true } },
 } as const;
 
+/** The one error body (errors.ts errorBody): every 4xx/5xx of the API has this shape. */
 export const errorSchema = {
   type: 'object',
-  required: ['error'],
-  properties: { error: str, code: str, details: { type: 'array', items: str } },
+  required: ['error', 'code'],
+  properties: {
+    error: { type: 'string', description: 'what went wrong, for a person' },
+    code: { type: 'string', pattern: '^RACKBOOT_ERR_[A-Z_]+$', description: 'stable machine-readable code (docs/api.md lists them)' },
+    details: { type: 'array', items: str },
+  },
 } as const;
 
 export const refParams = {
@@ -98,6 +103,8 @@ export const refParams = {
 } as const;
 
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, errorSchema]));
+/** Response schemas of these statuses, all the error body. */
+export const errorResponses = (...codes: number[]): Record<number, typeof errorSchema> => errors(...codes);
 export const bearer = [{ bearerAuth: [] }];
 
 // ---- read routes ----
@@ -123,7 +130,12 @@ export const listMachinesSchema: FastifySchema = {
   tags: ['machines'],
   querystring: {
     type: 'object',
-    properties: { limit: limitParam(PAGE_LIMITS.machines), after: { type: 'string', minLength: 1, maxLength: 63, description: 'machines after this name' } },
+    properties: {
+      limit: limitParam(PAGE_LIMITS.machines),
+      after: { type: 'string', minLength: 1, maxLength: 63, description: 'machines after this name' },
+      state: { type: 'string', enum: [...MACHINE_STATES], description: 'only machines in this state' },
+      role: { type: 'string', enum: [...ROLES, 'none'], description: 'only machines with this role (none: without a role)' },
+    },
   },
   response: {
     200: {
@@ -149,6 +161,8 @@ const eventPage = {
   properties: { events: { type: 'array', items: eventSchema }, next: nextCursor('the page was not full: there are no more events now', 'integer') },
 } as const;
 
+const eventTypeParam = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,39}$', description: 'only events of this type (e.g. failed, stuck, state)' } as const;
+
 export const machineEventsSchema: FastifySchema = {
   summary: "a machine's timeline, oldest first",
   tags: ['events'],
@@ -158,6 +172,7 @@ export const machineEventsSchema: FastifySchema = {
     properties: {
       after: { type: 'integer', minimum: 0, description: 'only events with a larger id' },
       limit: limitParam(PAGE_LIMITS.machineEvents),
+      type: eventTypeParam,
     },
   },
   response: { 200: eventPage, ...errors(400, 404) },
@@ -168,7 +183,7 @@ export const eventsSchema: FastifySchema = {
   tags: ['events'],
   querystring: {
     type: 'object',
-    properties: { after: { type: 'integer', minimum: 0, description: 'only events with a larger id' }, limit: limitParam(PAGE_LIMITS.events) },
+    properties: { after: { type: 'integer', minimum: 0, description: 'only events with a larger id' }, limit: limitParam(PAGE_LIMITS.events), type: eventTypeParam },
   },
   response: { 200: eventPage, ...errors(400) },
 };
@@ -178,7 +193,11 @@ export const discoveredListSchema: FastifySchema = {
   tags: ['machines'],
   querystring: {
     type: 'object',
-    properties: { limit: limitParam(PAGE_LIMITS.discovered), after: { type: 'string', pattern: DISCOVERED_CURSOR, description: 'the `next` of the previous page' } },
+    properties: {
+      limit: limitParam(PAGE_LIMITS.discovered),
+      after: { type: 'string', pattern: DISCOVERED_CURSOR, description: 'the `next` of the previous page' },
+      seenSince: { type: 'integer', minimum: 0, description: 'only clients seen at or after this time (ms since the epoch)' },
+    },
   },
   response: {
     200: {
@@ -192,7 +211,12 @@ export const discoveredListSchema: FastifySchema = {
 
 export const bmcListQuery = {
   type: 'object',
-  properties: { limit: limitParam(PAGE_LIMITS.bmcs), after: { type: 'integer', minimum: 0, description: 'BMCs with a larger id' } },
+  properties: {
+    limit: limitParam(PAGE_LIMITS.bmcs),
+    after: { type: 'integer', minimum: 0, description: 'BMCs with a larger id' },
+    matched: { type: 'boolean', description: 'true: only BMCs matched to a machine; false: only unmatched ones' },
+    failing: { type: 'boolean', description: 'true: only BMCs whose last contact failed; false: only healthy ones' },
+  },
 } as const;
 export const bmcNext = nextCursor('this was the last page', 'integer');
 

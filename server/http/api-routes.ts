@@ -31,11 +31,16 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
   const { provisioner, overview, view } = options;
   const schemaErrorFormatter = formatSchemaErrors;
 
-  app.get<{ Querystring: { limit?: number; after?: string } }>('/machines', { schema: listMachinesSchema, schemaErrorFormatter }, async (request) => {
+  app.get<{ Querystring: { limit?: number; after?: string; state?: string; role?: string } }>('/machines', { schema: listMachinesSchema, schemaErrorFormatter }, async (request) => {
     // the id first: events after it reach a client that follows /events/stream?after=<id>
     const latestEventId = overview?.latestEventId() ?? 0;
-    const limit = request.query.limit ?? PAGE_LIMITS.machines.default;
-    const page = provisioner.listMachinesPage({ limit: limit + 1, ...(request.query.after === undefined ? {} : { afterName: request.query.after }) });
+    const { limit = PAGE_LIMITS.machines.default, after, state, role } = request.query;
+    const page = provisioner.listMachinesPage({
+      limit: limit + 1,
+      ...(after === undefined ? {} : { afterName: after }),
+      ...(state === undefined ? {} : { state }),
+      ...(role === undefined ? {} : { role: role === 'none' ? null : role }),
+    });
     const more = page.length > limit;
     if (more) page.length = limit;
     const summaries = overview?.summaries();
@@ -49,32 +54,35 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
     return machineView(machine, overview?.summary(machine.id) ?? EMPTY_SUMMARY, view);
   });
 
-  app.get<{ Params: { ref: string }; Querystring: { after?: number; limit?: number } }>(
+  app.get<{ Params: { ref: string }; Querystring: { after?: number; limit?: number; type?: string } }>(
     '/machines/:ref/events',
     { schema: machineEventsSchema, schemaErrorFormatter },
     async (request, reply) => {
       const machine = provisioner.machineByRef(request.params.ref);
       if (!machine) return reply.code(httpStatus('RACKBOOT_ERR_NOT_FOUND')).send(errorBody('RACKBOOT_ERR_NOT_FOUND', `no machine ${request.params.ref}`));
       const limit = request.query.limit ?? PAGE_LIMITS.machineEvents.default;
-      return eventPage(provisioner.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit }), limit);
+      return eventPage(provisioner.listEvents({ machineId: machine.id, afterId: request.query.after ?? 0, limit, ...typeFilter(request.query.type) }), limit);
     },
   );
 
-  app.get<{ Querystring: { after?: number; limit?: number } }>('/events', { schema: eventsSchema, schemaErrorFormatter }, async (request) => {
+  app.get<{ Querystring: { after?: number; limit?: number; type?: string } }>('/events', { schema: eventsSchema, schemaErrorFormatter }, async (request) => {
     const limit = request.query.limit ?? PAGE_LIMITS.events.default;
-    return eventPage(provisioner.listEvents({ afterId: request.query.after ?? 0, limit }), limit);
+    return eventPage(provisioner.listEvents({ afterId: request.query.after ?? 0, limit, ...typeFilter(request.query.type) }), limit);
   });
 
-  app.get<{ Querystring: { after?: string; limit?: number } }>('/discovered', { schema: discoveredListSchema, schemaErrorFormatter }, async (request) => {
+  app.get<{ Querystring: { after?: string; limit?: number; seenSince?: number } }>('/discovered', { schema: discoveredListSchema, schemaErrorFormatter }, async (request) => {
     const limit = request.query.limit ?? PAGE_LIMITS.discovered.default;
     const after = parseDiscoveredCursor(request.query.after);
-    const page = provisioner.listDiscoveredPage({ limit: limit + 1, ...(after ? { after } : {}) });
+    const seenSince = request.query.seenSince;
+    const page = provisioner.listDiscoveredPage({ limit: limit + 1, ...(after ? { after } : {}), ...(seenSince === undefined ? {} : { seenSince }) });
     const more = page.length > limit;
     if (more) page.length = limit;
     const last = page.at(-1);
     return { discovered: page, next: more && last ? `${last.lastSeen}_${last.mac}` : null };
   });
 }
+
+const typeFilter = (type: string | undefined) => (type === undefined ? {} : { type });
 
 /** A full page may have a successor: `next` is its last id (an empty page then ends the walk). */
 function eventPage(events: MachineEvent[], limit: number) {

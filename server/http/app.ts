@@ -4,10 +4,11 @@
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Provisioner } from '../core/provisioner.js';
-import { errorBody, httpStatus, isRackbootError } from '../errors.js';
+import { codeForStatus, errorBody, httpStatus, isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiRoutes } from './api-routes.js';
 import { bootRoutes } from './boot-routes.js';
+import { registerCompression } from './compression.js';
 import { healthRoute, type Health } from './health.js';
 import { ipmiRoutes, type IpmiRoutesOptions } from './ipmi-routes.js';
 import { HttpListeners } from './listeners.js';
@@ -51,17 +52,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // an unknown field in a body is an error (400), not silently dropped
     ajv: { customOptions: { removeAdditional: false } },
   });
+  await registerCompression(app);
   // serve: false: files are only sent by routes that decide which file a machine may have
   await app.register(fastifyStatic, { root: options.assetsDir, serve: false });
 
+  // one error shape everywhere (errors.ts errorBody): fastify's own errors (validation, body size,
+  // content type, unknown routes) get the code of their status
   app.setErrorHandler((error, request, reply) => {
-    if (isRackbootError(error)) {
-      return reply.code(error.status).send({ error: error.message, code: error.code, details: error.details });
-    }
-    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    if (isRackbootError(error)) return reply.code(error.status).send(errorBody(error.code, error.message, { details: error.details }));
+    const raw = (error as { statusCode?: number }).statusCode;
+    const status = raw !== undefined && raw >= 400 && raw < 600 ? raw : 500;
     if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    return reply.code(status).send({ error: (error as Error).message });
+    return reply.code(status).send(errorBody(codeForStatus(status), (error as Error).message));
   });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody('RACKBOOT_ERR_NOT_FOUND', `no route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`)),
+  );
 
   if (listeners.tls !== null) {
     app.addHook('onRequest', async (request, reply) => {

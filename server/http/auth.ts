@@ -2,7 +2,7 @@
  * Bearer-token authentication for the API's mutations. Reads stay open on the provisioning network
  * (docs/api.md says why); boot and install routes are bound to each machine's one-time tokens instead.
  */
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import { errorBody, httpStatus } from '../errors.js';
 
 export interface ApiTokenVerifier {
@@ -26,7 +26,7 @@ const REALM = 'Bearer realm="rackboot"';
 
 /** An onRequest hook: runs before the body is parsed, so an unauthenticated request learns nothing about the schema. */
 export function requireApiToken(verifier: ApiTokenVerifier): onRequestHookHandler {
-  return (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+  const hook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
       refuse(reply, REALM, 'this action needs the API token: send "Authorization: Bearer <token>" (rackboot api-token rotate prints a new one)');
@@ -45,6 +45,16 @@ export function requireApiToken(verifier: ApiTokenVerifier): onRequestHookHandle
     actors.set(request, verifier.actorFor?.(match[1] as string) ?? 'api');
     done();
   };
+  return Object.assign(hook, { [API_TOKEN_HOOK]: true });
+}
+
+/** Marks the hook requireApiToken returns, so the OpenAPI document tells which operations need the token. */
+const API_TOKEN_HOOK = Symbol('rackboot.apiToken');
+
+/** True when the route runs requireApiToken's hook. */
+export function needsApiToken(route: Pick<RouteOptions, 'onRequest'>): boolean {
+  const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+  return hooks.some((hook) => (hook as unknown as Record<symbol, unknown>)[API_TOKEN_HOOK] === true);
 }
 
 function refuse(reply: FastifyReply, challenge: string, message: string): void {

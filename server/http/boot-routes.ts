@@ -5,11 +5,12 @@
  * and tokens are minted for and accepted from the machine's own address only (core/boot-binding.ts).
  * `request.ip` is the TCP peer: app.ts never trusts forwarding headers.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
+import type { Machine, MachineEvent } from '../core/types.js';
 import { errorBody, httpStatus } from '../errors.js';
 import { resolveConfined } from '../net/confine.js';
 import { FileChunkCache } from './file-chunks.js';
@@ -39,6 +40,14 @@ export async function confinedPath(root: string, path: string, symlinkTargets: r
   return resolveConfined(root, path, symlinkTargets);
 }
 
+/** A failed install is worth a log line of its own: the operator's journal says which machine and why. */
+function logFailedInstall(log: FastifyBaseLogger, event: MachineEvent, machine: Machine | null): void {
+  log.error({ machine: machine?.name ?? null, mac: machine?.macs[0] ?? event.mac, reason: event.message, eventId: event.id }, `install failed on ${machine?.name ?? event.mac ?? 'an unknown machine'}: ${event.message}`);
+}
+
+/** The OpenAPI summary of a boot route (no schema: boot clients get plain-text errors, never a validation error). */
+const doc = (summary: string) => ({ schema: { summary, tags: ['boot'] } });
+
 export async function bootRoutes(app: FastifyInstance, options: BootRoutesOptions): Promise<void> {
   const { provisioner, assetsDir, firmwareDir } = options;
   const stats = options.stats ?? { pathEscapes: 0, firmwareNotFound: 0 };
@@ -49,15 +58,15 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   if (options.writeLimit) app.addHook('onRequest', writeLimitHook(options.writeLimit));
   await installRoutes(app, { provisioner });
 
-  app.get('/boot.ipxe', async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));
+  app.get('/boot.ipxe', doc('the chain script every PXE client loads first (embedded in the iPXE binaries)'), async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));
 
-  app.get<{ Querystring: { mac?: string; uuid?: string } }>('/ipxe', async (request, reply) => {
+  app.get<{ Querystring: { mac?: string; uuid?: string } }>('/ipxe', doc("a machine's iPXE script: its role's boot, the menu, or its disk"), async (request, reply) => {
     const outcome = provisioner.machineScript({ ...pick(request.query), clientIp: request.ip });
     return sendOutcome(reply.type(IPXE_TYPE), outcome);
   });
 
   // UEFI HTTP boot (option 60 HTTPClient) is handed this URL instead of a TFTP file name.
-  app.get<{ Params: { file: string } }>('/ipxe/:file', async (request, reply) => {
+  app.get<{ Params: { file: string } }>('/ipxe/:file', doc('an iPXE binary, for UEFI HTTP boot'), async (request, reply) => {
     const file = request.params.file;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.(efi|kpxe|pxe|lkrn)$/.test(file)) return reply.code(404).send('not an iPXE binary\n');
     const found = await confinedPath(firmwareDir, file, options.firmwareSymlinkTargets);
@@ -70,21 +79,22 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     return reply.sendFile(found.path, found.root);
   });
 
-  app.get<{ Params: { token: string; name: string } }>('/boot/:token/kernel/:name', async (request, reply) =>
+  app.get<{ Params: { token: string; name: string } }>('/boot/:token/kernel/:name', doc("the kernel of the machine's boot (boot token; ranges)"), async (request, reply) =>
     sendBootAsset(reply, request.params.token, 'kernel', 0, request.ip),
   );
   app.get<{ Params: { token: string; index: string; name: string } }>(
     '/boot/:token/initrd/:index/:name',
+    doc("an initrd of the machine's boot (boot token; ranges)"),
     async (request, reply) => sendBootAsset(reply, request.params.token, 'initrd', Number(request.params.index), request.ip),
   );
 
   // The boot menu's `chain .../menu/<token>/${choice}`
-  app.get<{ Params: { token: string; item: string } }>('/menu/:token/:item', async (request, reply) =>
+  app.get<{ Params: { token: string; item: string } }>('/menu/:token/:item', doc('the boot menu choice of a machine (boot token)'), async (request, reply) =>
     sendOutcome(reply.type(IPXE_TYPE), provisioner.menuChoice(request.params.token, request.params.item, request.ip)),
   );
 
   // Offline assets (etcd, Kubernetes, OS images) that booted systems fetch; range requests work.
-  app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => {
+  app.get<{ Params: { '*': string } }>('/assets/*', doc('an offline asset (images, packages) for booted systems; ranges'), async (request, reply) => {
     const path = request.params['*'];
     if (path === '' || path.split('/').some((part) => part === '..' || part === '' || part.startsWith('.'))) {
       return reply.code(404).type('text/plain').send('not found\n');
@@ -101,21 +111,22 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     return reply.sendFile(found.path, found.root);
   });
 
-  app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) =>
+  app.get<{ Params: { token: string } }>('/cloud-config/:token', doc("the machine's cloud-config (config token)"), async (request, reply) =>
     sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip)),
   );
 
   // Ignition in the initramfs fetches this from `ignition.config.url=` (one-time token, like the cloud-config)
-  app.get<{ Params: { token: string } }>('/ignition/:token', async (request, reply) =>
+  app.get<{ Params: { token: string } }>('/ignition/:token', doc("the machine's Ignition config (config token)"), async (request, reply) =>
     sendOutcome(reply.type('application/vnd.coreos.ignition+json; charset=utf-8'), provisioner.ignitionConfig(request.params.token, request.ip)),
   );
 
   app.post<{ Params: { token: string }; Body: { event?: unknown; message?: unknown } }>(
     '/callback/:token',
-    { schema: { body: { type: 'object', properties: { event: { type: 'string' }, message: { type: 'string' } }, required: ['event'] } } },
+    { schema: { summary: 'an install callback: progress, done, failed (boot token)', tags: ['boot'], body: { type: 'object', properties: { event: { type: 'string' }, message: { type: 'string' } }, required: ['event'] } } },
     async (request, reply) => {
       const outcome = provisioner.callback(request.params.token, request.body, request.ip);
       if (!outcome.ok) return reply.code(httpStatus(outcome.code)).send(errorBody(outcome.code, outcome.message));
+      if (outcome.value.type === 'failed') logFailedInstall(request.log, outcome.value, outcome.value.machineId === null ? null : provisioner.machineById(outcome.value.machineId));
       return reply.send({ recorded: outcome.value.type, id: outcome.value.id });
     },
   );

@@ -15,12 +15,12 @@ export async function installRoutes(app: FastifyInstance, options: InstallRoutes
   const { provisioner } = options;
 
   // The install script (boot-templates/install.sh.hbs); ?dryRun=1 renders the plan-only variant.
-  app.get<{ Params: { token: string }; Querystring: { dryRun?: string } }>('/install/:token', async (request, reply) => {
+  app.get<{ Params: { token: string }; Querystring: { dryRun?: string } }>('/install/:token', { schema: { summary: "the machine's install script (boot token; ?dryRun=1: the plan only)", tags: ['boot'] } }, async (request, reply) => {
     const outcome = provisioner.installScript(request.params.token, request.ip, { dryRun: request.query.dryRun === '1' });
     if (!outcome.ok) return reply.code(httpStatus(outcome.code)).type('text/plain; charset=utf-8').send(`${outcome.message}\n`);
     return reply.header('cache-control', 'no-store').type('text/x-shellscript; charset=utf-8').send(outcome.value);
   });
 
   // Seconds since the epoch (and the Date header): install scripts set their clock from it.
-  app.get('/time', async (_request, reply) => reply.header('cache-control', 'no-store').type('text/plain').send(`${Math.floor(Date.now() / 1000)}\n`));
+  app.get('/time', { schema: { summary: 'seconds since the epoch: install scripts set their clock from it', tags: ['boot'] } }, async (_request, reply) => reply.header('cache-control', 'no-store').type('text/plain').send(`${Math.floor(Date.now() / 1000)}\n`));
 }

@@ -4,6 +4,8 @@
  * OpenAPI 3.1 takes JSON Schema as it is. Routes marked `hide: true` (the dashboard's files) are left out.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import { errorSchema } from './api-model.js';
+import { needsApiToken } from './auth.js';
 
 // The documentation keys route schemas carry (the same declarations as @fastify/swagger's).
 declare module 'fastify' {
@@ -20,6 +22,8 @@ interface CollectedRoute {
   readonly method: string;
   readonly url: string;
   readonly schema: Record<string, unknown> | undefined;
+  /** The route runs the API-token hook (auth.ts): the document says it needs the bearer token. */
+  readonly needsToken: boolean;
 }
 
 export interface RouteCollector {
@@ -33,7 +37,7 @@ export function collectRoutes(app: FastifyInstance): RouteCollector {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routes.push({ method: method.toLowerCase(), url: route.url, schema: route.schema as Record<string, unknown> | undefined });
+      routes.push({ method: method.toLowerCase(), url: route.url, schema: route.schema as Record<string, unknown> | undefined, needsToken: needsApiToken(route) });
     }
   });
   return { routes };
@@ -48,11 +52,11 @@ export function buildOpenApi(routes: readonly CollectedRoute[], info: { title: s
     if (schema.hide === true) continue;
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{wildcard}');
     const parameters = [
-      ...parametersFrom(schema.params, 'path'),
-      ...(route.url.endsWith('*') ? [{ name: 'wildcard', in: 'path', required: true, schema: { type: 'string' } }] : []),
+      ...pathParameters(route.url, schema.params),
       ...parametersFrom(schema.querystring, 'query'),
       ...parametersFrom(schema.headers, 'header'),
     ];
+    const security = route.needsToken ? BEARER : Array.isArray(schema.security) ? schema.security : [];
     const operation: Json = {
       operationId: `${route.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       ...(typeof schema.summary === 'string' ? { summary: schema.summary } : {}),
@@ -60,17 +64,44 @@ export function buildOpenApi(routes: readonly CollectedRoute[], info: { title: s
       tags: Array.isArray(schema.tags) ? schema.tags : [route.url.startsWith('/api/') ? 'api' : 'boot'],
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(schema.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema.body } } } } : {}),
-      responses: responsesFrom(schema.response),
-      ...(Array.isArray(schema.security) ? { security: schema.security } : {}),
+      responses: withClientErrors(responsesFrom(schema.response), route, security.length > 0),
+      // [] says "open": reads and the boot routes (bound to one-time boot tokens instead)
+      security,
     };
     (paths[path] ??= {})[route.method] = operation;
   }
   return {
     openapi: '3.1.0',
-    info,
+    info: { ...info, license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } },
+    servers: [{ url: '/', description: 'this rackboot server' }],
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
     components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'the API token printed at first start or by `rackboot api-token rotate`' } } },
   };
+}
+
+const BEARER = [{ bearerAuth: [] }];
+
+/** Every `:name` of the URL (and a trailing `*`), described by the route's params schema where it has one. */
+function pathParameters(url: string, params: unknown): Json[] {
+  const declared = new Map(parametersFrom(params, 'path').map((p) => [p.name as string, p]));
+  const names = [...url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
+  const fromUrl = names.map((name) => declared.get(name) ?? { name, in: 'path', required: true, schema: { type: 'string' } });
+  return url.endsWith('*') ? [...fromUrl, { name: 'wildcard', in: 'path', required: true, description: 'the rest of the path', schema: { type: 'string' } }] : fromUrl;
+}
+
+/**
+ * Every operation can be refused: unknown routes, bad input, the token, the write limit. Operations whose
+ * schema lists no 4xx get a 4XX range: the error body on the API, plain text (what iPXE shows) on boot routes.
+ */
+function withClientErrors(responses: Json, route: CollectedRoute, secured: boolean): Json {
+  const out: Json = { ...responses };
+  if (secured && !('401' in out)) out['401'] = { description: describeStatus('401'), content: { 'application/json': { schema: errorSchema } } };
+  if (Object.keys(out).some((status) => /^4(\d\d|XX)$/.test(status))) return out;
+  const json = { 'application/json': { schema: errorSchema } };
+  out['4XX'] = route.url.startsWith('/api/')
+    ? { description: 'refused: the error body says why', content: json }
+    : { description: 'refused: a plain-text reason (iPXE shows it); 429 from the write limit and unknown routes: the error body', content: { 'text/plain': { schema: { type: 'string' } }, ...json } };
+  return out;
 }
 
 function parametersFrom(schema: unknown, where: 'path' | 'query' | 'header'): Json[] {

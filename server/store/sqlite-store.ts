@@ -52,6 +52,9 @@ const MACHINE_SELECT = `
   SELECT m.*, (SELECT group_concat(mac, ',') FROM (SELECT mac FROM interfaces i WHERE i.machine_id = m.id ORDER BY position)) AS macs
   FROM machines m`;
 
+/** The optional type filter of the event queries. */
+const EVENT_TYPE = 'AND (@type IS NULL OR type = @type)';
+
 /** A MAC heard again after this long counts as newly discovered (a new event). */
 const DISCOVERY_QUIET_MS = 60 * 60 * 1000;
 
@@ -94,7 +97,8 @@ export class SqliteStore implements InventoryStore {
     return (this.statements.listMachines.all() as MachineRow[]).map((row) => toMachine(row) as Machine);
   }
   listMachinesPage(query: MachinePageQuery): Machine[] {
-    return (this.statements.machinesPage.all({ after: query.afterName ?? null, limit: query.limit }) as MachineRow[]).map((row) => toMachine(row) as Machine);
+    const filter = { state: query.state ?? null, anyRole: query.role === undefined ? 1 : 0, role: query.role ?? null };
+    return (this.statements.machinesPage.all({ after: query.afterName ?? null, limit: query.limit, ...filter }) as MachineRow[]).map((row) => toMachine(row) as Machine);
   }
   listMachinesWithRoles(roles: readonly string[]): Machine[] {
     if (roles.length === 0) return [];
@@ -271,7 +275,8 @@ export class SqliteStore implements InventoryStore {
     const afterId = query.afterId ?? 0;
     const statements = this.statements;
     const [all, forMachine] = query.newest ? [statements.newestEventsAfter, statements.newestEventsForMachine] : [statements.eventsAfter, statements.eventsForMachine];
-    const rows = (query.machineId === undefined ? all.all(afterId, limit) : forMachine.all(query.machineId, afterId, limit)) as EventRow[];
+    const params = { afterId, limit, type: query.type ?? null };
+    const rows = (query.machineId === undefined ? all.all(params) : forMachine.all({ ...params, machineId: query.machineId })) as EventRow[];
     return rows.map(toEvent);
   }
 
@@ -288,8 +293,8 @@ export class SqliteStore implements InventoryStore {
   listDiscoveredPage(query: DiscoveredQuery): DiscoveredClient[] {
     const after = query.after;
     const rows = after === undefined
-      ? this.statements.discoveredFirstPage.all(query.limit)
-      : this.statements.discoveredPageAfter.all({ lastSeen: after.lastSeen, mac: after.mac, limit: query.limit });
+      ? this.statements.discoveredFirstPage.all({ limit: query.limit, since: query.seenSince ?? 0 })
+      : this.statements.discoveredPageAfter.all({ lastSeen: after.lastSeen, mac: after.mac, limit: query.limit, since: query.seenSince ?? 0 });
     return toDiscovered(rows as DiscoveredRow[]);
   }
 }
@@ -378,10 +383,12 @@ function prepare(db: Db) {
        ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, at = excluded.at, until = excluded.until`,
     ),
     insertEvent: db.prepare('INSERT INTO events (machine_id, mac, at, type, message, data) VALUES (?, ?, ?, ?, ?, ?)'),
-    eventsAfter: db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
-    eventsForMachine: db.prepare('SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id LIMIT ?'),
-    newestEventsAfter: db.prepare('SELECT * FROM (SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
-    newestEventsForMachine: db.prepare('SELECT * FROM (SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
+    eventsAfter: db.prepare(`SELECT * FROM events WHERE id > @afterId ${EVENT_TYPE} ORDER BY id LIMIT @limit`),
+    eventsForMachine: db.prepare(`SELECT * FROM events WHERE machine_id = @machineId AND id > @afterId ${EVENT_TYPE} ORDER BY id LIMIT @limit`),
+    newestEventsAfter: db.prepare(`SELECT * FROM (SELECT * FROM events WHERE id > @afterId ${EVENT_TYPE} ORDER BY id DESC LIMIT @limit) ORDER BY id`),
+    newestEventsForMachine: db.prepare(
+      `SELECT * FROM (SELECT * FROM events WHERE machine_id = @machineId AND id > @afterId ${EVENT_TYPE} ORDER BY id DESC LIMIT @limit) ORDER BY id`,
+    ),
     discoveredByMac: db.prepare('SELECT last_seen FROM discovered WHERE mac = ?'),
     upsertDiscovered: db.prepare(
       `INSERT INTO discovered (mac, first_seen, last_seen, sightings, facts) VALUES (@mac, @now, @now, 1, @facts)
@@ -389,13 +396,16 @@ function prepare(db: Db) {
     ),
     // keyset pages (newest sighting first, MAC breaks ties): each page costs its own rows, not the table's
     discoveredFirstPage: db.prepare(
-      'SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) ORDER BY last_seen DESC, mac LIMIT ?',
+      'SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) AND last_seen >= @since ORDER BY last_seen DESC, mac LIMIT @limit',
     ),
     discoveredPageAfter: db.prepare(
-      `SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces)
+      `SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) AND last_seen >= @since
          AND (last_seen < @lastSeen OR (last_seen = @lastSeen AND mac > @mac)) ORDER BY last_seen DESC, mac LIMIT @limit`,
     ),
-    machinesPage: db.prepare(`${MACHINE_SELECT} WHERE @after IS NULL OR m.name > @after ORDER BY m.name LIMIT @limit`),
+    machinesPage: db.prepare(
+      `${MACHINE_SELECT} WHERE (@after IS NULL OR m.name > @after) AND (@state IS NULL OR m.state = @state)
+         AND (@anyRole = 1 OR m.role IS @role) ORDER BY m.name LIMIT @limit`,
+    ),
     listDiscovered: db.prepare(
       'SELECT * FROM discovered WHERE mac NOT IN (SELECT mac FROM interfaces) ORDER BY last_seen DESC',
     ),

@@ -105,3 +105,45 @@ test('/bmcs pages by id', async () => {
   assert.equal(rows.length, total);
   assert.ok(pages >= Math.ceil(total / 2));
 });
+
+test('list filters (issue 16): /machines by state and role, events by type, discovered by sighting time, BMCs by match and health', async () => {
+  t.store.setState(t.store.machineByName('blade-03')!.id, 'failed', 2_000);
+  t.store.setState(t.store.machineByName('blade-05')!.id, 'failed', 2_000);
+  t.provisioner.registerMachine({ name: 'spare-01', macs: [mac(2000)], ip: '10.99.0.40', role: null });
+  const failed = (await app.inject({ url: '/api/v1/machines?state=failed' })).json();
+  assert.deepEqual(failed.machines.map((m: { name: string }) => m.name), ['blade-03', 'blade-05']);
+  const paged = await walk<{ name: string }>('/api/v1/machines?state=failed', 'machines', 1);
+  assert.deepEqual(paged.rows.map((m) => m.name), ['blade-03', 'blade-05']);
+  const dev = (await app.inject({ url: '/api/v1/machines?role=dev' })).json();
+  assert.ok(dev.machines.length >= 7 && dev.machines.every((m: { role: string }) => m.role === 'dev'));
+  const none = (await app.inject({ url: '/api/v1/machines?role=none' })).json();
+  assert.deepEqual(none.machines.map((m: { name: string }) => m.name), ['spare-01']);
+  assert.equal((await app.inject({ url: '/api/v1/machines?state=failed&role=none' })).json().machines.length, 0);
+  assert.equal((await app.inject({ url: '/api/v1/machines?state=melted' })).statusCode, 400);
+  assert.equal((await app.inject({ url: '/api/v1/machines?role=wizard' })).statusCode, 400);
+
+  const machine = t.store.machineByName('blade-01')!;
+  t.provisioner.record(machine, 'stuck', 'no progress for 20 min');
+  const stuck = (await app.inject({ url: '/api/v1/events?type=stuck' })).json();
+  assert.ok(stuck.events.length >= 1 && stuck.events.every((e: { type: string }) => e.type === 'stuck'));
+  const own = (await app.inject({ url: '/api/v1/machines/blade-01/events?type=stuck' })).json();
+  assert.deepEqual(own.events.map((e: { message: string }) => e.message), ['no progress for 20 min']);
+  assert.equal((await app.inject({ url: '/api/v1/events?type=DROP%20TABLE' })).statusCode, 400);
+
+  // sightings at 1000..1022: since 1020 leaves the three newest times (1020, 1021 and the three at 1022)
+  const recent = await walk<{ lastSeen: number }>('/api/v1/discovered?seenSince=1020', 'discovered', 2);
+  assert.equal(recent.rows.length, 5);
+  assert.ok(recent.rows.every((r) => r.lastSeen >= 1020));
+
+  const bmcs = new BmcStore(t.db);
+  bmcs.recordFailure({ address: '10.98.0.12', port: 623, username: 'admin', kind: 'timeout', message: 'no answer' }, 3_000);
+  bmcs.linkMachine('10.98.0.10', machine.id);
+  const failing = (await app.inject({ url: '/api/v1/bmcs?failing=true' })).json();
+  assert.deepEqual(failing.bmcs.map((b: { address: string }) => b.address), ['10.98.0.12']);
+  const healthy = (await app.inject({ url: '/api/v1/bmcs?failing=false' })).json();
+  assert.ok(healthy.bmcs.every((b: { lastError: string | null }) => b.lastError === null));
+  const matched = (await app.inject({ url: '/api/v1/bmcs?matched=true' })).json();
+  assert.deepEqual(matched.bmcs.map((b: { address: string }) => b.address), ['10.98.0.10']);
+  assert.equal((await app.inject({ url: '/api/v1/bmcs?matched=false' })).json().bmcs.length, 4);
+  assert.equal((await app.inject({ url: '/api/v1/bmcs?matched=perhaps' })).statusCode, 400);
+});
