@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_DISK_LOW: { status: 503, summary: 'the data directory is low on space' },
   RACKBOOT_ERR_BUSY: { status: 503, summary: 'too many connections of this kind: retry later' },
   RACKBOOT_ERR_TLS_REQUIRED: { status: 403, summary: 'this route is served over HTTPS only' },
+  RACKBOOT_ERR_ETCD_COLD_START: { status: 503, summary: 'the etcd cluster lost every member (cold start): an operator must decide' },
+  RACKBOOT_ERR_ETCD_MEMBERSHIP: { status: 503, summary: 'the etcd membership change failed: retry later' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -46,6 +46,9 @@ export interface EtcdInput {
 /** A member certificate serves clients and peers and is also the member's client certificate; a client one only authenticates. */
 export interface EtcdCertificateRequest {
   readonly kind: 'member' | 'client';
+  /** The machine the certificate is for (names its files in rackboot's data directory). */
+  readonly holder: string;
+  /** '' for a proxy: etcd's grpc-proxy refuses a client certificate with a Common Name. */
   readonly commonName: string;
   readonly dnsNames: readonly string[];
   readonly ips: readonly string[];
@@ -182,7 +185,8 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
   const ip = machine.ip ?? '';
   const credentials = input.credentials({
     kind: isMember ? 'member' : 'client',
-    commonName: machine.name,
+    holder: machine.name,
+    commonName: isMember ? machine.name : '',
     dnsNames: isMember ? [machine.name, 'localhost'] : [machine.name],
     ips: isMember ? [ip, '127.0.0.1'] : [ip],
   });

@@ -19,7 +19,9 @@ import type { InstallExtension, InstallRenderer, InstallScriptContext } from './
 import { isCallbackEvent, stateAfter, type EventFacts, type EventType } from './lifecycle.js';
 import type { InventoryStore, NewMachine } from './ports.js';
 import { findChoice, type Menu } from './menu.js';
-import { clusterRoles, type BootMode, type Role } from './roles.js';
+import { clusterRoles, etcdMembers, ROLE_TABLE, type BootMode, type Role } from './roles.js';
+import { computeEtcd, type EtcdCertificateRequest, type EtcdClusterPlan, type EtcdCredentials, type RenderMembership } from './cluster.js';
+import { etcdctlPath, PLACEHOLDER_CREDENTIALS } from './cloud-config-context.js';
 import { RackbootError, type ErrorCode } from '../errors.js';
 import type { DiscoveredClient, DiscoveredQuery, EventQuery, MachinePageQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
@@ -83,6 +85,19 @@ export interface ProvisionerDeps {
   readonly newToken: () => string;
   /** Counts events from unknown sources instead of writing a row each (rackboot serve); absent: every event is a row. */
   readonly machineless?: MachinelessEvents;
+  /** rackboot's etcd CA (install/etcd-pki.ts); absent: renders carry placeholders instead of certificates. */
+  readonly etcd?: EtcdPort;
+}
+
+export interface EtcdPort {
+  credentials(request: EtcdCertificateRequest): EtcdCredentials;
+}
+
+/** A cluster as the health view sees it: the plan and whether every member boots in memory. */
+export interface EtcdClusterFacts {
+  readonly plan: EtcdClusterPlan;
+  readonly allMemory: boolean;
+  readonly members: readonly Machine[];
 }
 
 export class Provisioner {
@@ -95,9 +110,13 @@ export class Provisioner {
   private readonly machineless: MachinelessEvents | null;
   /** Boot-token refusals: counted for /metrics, reported at most once a minute per machine. */
   private readonly refusals = new RefusalLog();
+  private readonly etcd: EtcdPort | null;
+  /** The membership adapter's decision per machine id for its next render (one entry per machine). */
+  private readonly etcdDecisions = new Map<number, RenderMembership>();
 
   constructor(deps: ProvisionerDeps) {
     this.machineless = deps.machineless ?? null;
+    this.etcd = deps.etcd ?? null;
     this.store = deps.store;
     this.renderer = deps.renderer;
     this.settings = deps.settings;
@@ -376,7 +395,70 @@ export class Provisioner {
 
   private cloudConfigContext(machine: Machine, bootToken: string, inventory: readonly Machine[]) {
     const { subnets, publicUrl: baseUrl, serverAddress, cluster, cloudConfig } = this.settings;
-    return buildCloudConfigContext({ machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken }, cloudConfig);
+    const etcd = this.etcd;
+    const decided = this.etcdDecisions.get(machine.id);
+    return buildCloudConfigContext(
+      {
+        machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken,
+        ...(etcd ? { etcdCredentials: (request: EtcdCertificateRequest) => etcd.credentials(request) } : {}),
+        ...(decided ? { etcdMembership: decided } : {}),
+      },
+      cloudConfig,
+    );
+  }
+
+  /**
+   * For the etcd membership adapter, before it decides: the machine behind a cloud-config (memory
+   * mode) or install (install mode) token, when the request comes from the machine's own address and
+   * its role holds etcd members. Reads only; anything else is null and the route refuses as usual.
+   */
+  etcdTarget(token: string, clientIp: string, route: 'cloud-config' | 'install'): { machine: Machine; plan: EtcdClusterPlan } | null {
+    const machine = route === 'cloud-config' ? this.store.machineByConfigToken(token) : this.store.machineByBootToken(token);
+    if (!machine || machine.ip === null || !this.isMachineAddress(machine, clientIp)) return null;
+    if (machine.bootMode !== (route === 'cloud-config' ? 'memory' : 'install')) return null;
+    const plan = this.etcdPlan(machine, this.clusterInventory(machine));
+    return plan && plan.memberRoleMachine ? { machine, plan } : null;
+  }
+
+  /** What the adapter decided for the machine's next render (null: the static bootstrap). */
+  setEtcdMembership(machine: Machine, decided: RenderMembership | null): void {
+    if (decided === null) this.etcdDecisions.delete(machine.id);
+    else this.etcdDecisions.set(machine.id, decided);
+  }
+
+  /** An etcd membership event in the machine's timeline (`warning` for a cold start, `registered`-free: no state change). */
+  noteEtcd(machine: Machine, message: string, data: Record<string, unknown>): void {
+    this.store.transaction(() => this.append(machine, 'warning', message, data));
+  }
+
+  /** Every etcd cluster the inventory defines (one per cluster role with members), for the health view. */
+  etcdClusters(): EtcdClusterFacts[] {
+    const out: EtcdClusterFacts[] = [];
+    for (const spec of ROLE_TABLE) {
+      const holders = etcdMembers(spec.name);
+      if (holders === null || holders.role !== spec.name) continue;
+      const machines = this.store.listMachinesWithRoles([spec.name]);
+      const first = machines.find((m) => m.ip !== null);
+      if (!first) continue;
+      const plan = this.etcdPlan(first, machines);
+      if (!plan) continue;
+      const members = machines.filter((m) => plan.members.some((p) => p.name === m.name));
+      out.push({ plan, members, allMemory: members.every((m) => m.bootMode === 'memory') });
+    }
+    return out;
+  }
+
+  private etcdPlan(machine: Machine, inventory: readonly Machine[]): EtcdClusterPlan | null {
+    const { publicUrl, cluster } = this.settings;
+    const result = computeEtcd({
+      machine: { name: machine.name, ip: machine.ip, role: machine.role },
+      inventory: inventory.map((m) => ({ name: m.name, ip: m.ip, role: m.role })),
+      clusterName: cluster.name,
+      binaryUrl: `${publicUrl}/assets/${cluster.etcdBinary}`,
+      etcdctlUrl: `${publicUrl}/assets/${etcdctlPath(cluster.etcdBinary)}`,
+      credentials: () => PLACEHOLDER_CREDENTIALS,
+    });
+    return result.ok ? result.plan : null;
   }
 
   /** The machine's cloud-config now, rendered and validated; writes nothing. */

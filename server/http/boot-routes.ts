@@ -12,6 +12,7 @@ import { join, relative, sep } from 'node:path';
 import { AssetVerifier } from '../assets/mirror.js';
 import type { Outcome, Provisioner } from '../core/provisioner.js';
 import { errorBody, httpStatus } from '../errors.js';
+import type { EtcdMembership } from '../services/etcd-membership.js';
 import { FileChunkCache } from './file-chunks.js';
 import { installRoutes } from './install-routes.js';
 import { writeLimitHook, type WriteLimit } from './write-limit.js';
@@ -27,6 +28,8 @@ export interface BootRoutesOptions {
   readonly writeLimit?: WriteLimit;
   /** Counts requests refused because their file resolves outside its directory (for /metrics). */
   readonly stats?: { pathEscapes: number };
+  /** The etcd membership adapter: decides and changes membership before a member's config renders; absent: static bootstrap. */
+  readonly etcd?: EtcdMembership;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   // file bodies (kernel, initrd, /assets, iPXE over HTTP) come from one shared chunk cache (bench/http)
   app.addHook('onSend', new FileChunkCache().onSend);
   if (options.writeLimit) app.addHook('onRequest', writeLimitHook(options.writeLimit));
-  await installRoutes(app, { provisioner });
+  await installRoutes(app, { provisioner, ...(options.etcd ? { etcd: options.etcd } : {}) });
 
   app.get('/boot.ipxe', async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));
 
@@ -104,9 +107,13 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     return reply.sendFile(found.path, found.root);
   });
 
-  app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) =>
-    sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip)),
-  );
+  app.get<{ Params: { token: string } }>('/cloud-config/:token', async (request, reply) => {
+    if (options.etcd) {
+      const prepared = await options.etcd.beforeRender(request.params.token, request.ip, 'cloud-config');
+      if (!prepared.ok) return reply.code(httpStatus(prepared.code)).type('text/plain; charset=utf-8').send(`${prepared.message}\n`);
+    }
+    return sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip));
+  });
 
   app.post<{ Params: { token: string }; Body: { event?: unknown; message?: unknown } }>(
     '/callback/:token',

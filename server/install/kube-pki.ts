@@ -91,6 +91,7 @@ export function selfSignedCa(key: { privateKey: KeyObject; publicKey: KeyObject 
 export type CertificateUse = 'server' | 'client';
 
 export interface LeafRequest {
+  /** '' for an empty subject (the names are in the SANs) */
   readonly commonName: string;
   readonly uses: readonly CertificateUse[];
   /** subjectAltName dNSName entries */
@@ -129,7 +130,7 @@ export function issueCertificate(ca: { certPem: string; keyPem: string }, public
     SHA256_WITH_RSA,
     name(issuer),
     seq(time(request.notBefore), time(notAfter)),
-    name(request.commonName),
+    request.commonName === '' ? seq() : name(request.commonName),
     spki,
     explicit(3, seq(...extensions)),
   );
