@@ -21,7 +21,7 @@ function machines(role: Role, count: number, subnet: number, first = 1): Cluster
 }
 
 function etcd(machine: ClusterMachine, inventory: readonly ClusterMachine[]) {
-  return computeEtcd({ machine, inventory, clusterName: 'rack1', binaryUrl: BINARY });
+  return computeEtcd({ machine, inventory, clusterName: 'rack1', binaryUrl: BINARY, etcdctlUrl: 'http://10.0.0.2:8080/assets/etcd/etcdctl', credentials: () => ({ caCert: 'CA', cert: 'CERT', key: 'KEY' }) });
 }
 
 describe('the role table', () => {
