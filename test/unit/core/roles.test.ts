@@ -115,7 +115,7 @@ describe('the role table drives computeEtcd', () => {
 
   it('roles without a cluster get no etcd', () => {
     for (const r of ROLE_TABLE.filter((s) => s.cluster === null)) {
-      assert.deepEqual(etcd(machines(r.name, 1, 1)[0] as ClusterMachine, []), { ok: true, etcd: null, warnings: [] }, r.name);
+      assert.deepEqual(etcd(machines(r.name, 1, 1)[0] as ClusterMachine, []), { ok: true, etcd: null, warnings: [], plan: null }, r.name);
     }
   });
 
