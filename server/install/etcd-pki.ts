@@ -90,7 +90,7 @@ export class EtcdPki {
       const wanted = [...request.dnsNames.map((d) => `DNS:${d}`), ...request.ips.map((ip) => `IP Address:${ip}`)].sort().join(', ');
       const has = (cert.subjectAltName ?? '').split(', ').filter((s) => s !== '').sort().join(', ');
       const subject = request.commonName === '' ? '' : `CN=${request.commonName}`;
-      if (cert.subject !== subject) return null;
+      if ((cert.subject ?? '') !== subject) return null;
       const fresh = new Date(cert.validTo).getTime() - this.now().getTime() > RENEW_BEFORE_MS;
       const ours = cert.checkIssued(new X509Certificate(this.ca.certPem)) && cert.checkPrivateKey(createPrivateKey(keyPem));
       return wanted === has && fresh && ours ? { caCert: this.ca.certPem, cert: certPem, key: keyPem } : null;
