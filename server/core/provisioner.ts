@@ -98,7 +98,11 @@ export interface EtcdClusterFacts {
   readonly plan: EtcdClusterPlan;
   readonly allMemory: boolean;
   readonly members: readonly Machine[];
+  /** A member has fetched its config (or got further): the cluster may exist on the network. */
+  readonly booted: boolean;
 }
+
+const BOOTED_STATES: ReadonlySet<string> = new Set(['configured', 'booted', 'installing', 'installed', 'ready']);
 
 export class Provisioner {
   private readonly store: InventoryStore;
@@ -443,7 +447,7 @@ export class Provisioner {
       const plan = this.etcdPlan(first, machines);
       if (!plan) continue;
       const members = machines.filter((m) => plan.members.some((p) => p.name === m.name));
-      out.push({ plan, members, allMemory: members.every((m) => m.bootMode === 'memory') });
+      out.push({ plan, members, allMemory: members.every((m) => m.bootMode === 'memory'), booted: members.some((m) => BOOTED_STATES.has(m.state)) });
     }
     return out;
   }

@@ -224,7 +224,9 @@ export class EtcdMembership {
     const out: ClusterHealth[] = [];
     for (const facts of this.provisioner.etcdClusters()) {
       const { plan } = facts;
-      const observation = await this.observe(plan);
+      // a cluster no member of which ever booted is not probed: its addresses may not exist yet
+      const probe = facts.booted || this.formed.formed(plan.cluster);
+      const observation: Observation = probe ? await this.observe(plan) : { reachable: false, reason: 'no member has fetched its config yet' };
       if (observation.reachable && observation.clusterId !== '') this.formed.seen(plan.cluster, observation.clusterId, this.now());
       const statuses = new Map<string, { leader: string }>();
       if (observation.reachable) {
