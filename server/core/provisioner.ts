@@ -430,7 +430,7 @@ export class Provisioner {
     else this.etcdDecisions.set(machine.id, decided);
   }
 
-  /** An etcd membership event in the machine's timeline (`warning` for a cold start, `registered`-free: no state change). */
+  /** An etcd membership event in the machine's timeline: a `warning`, which moves no state. */
   noteEtcd(machine: Machine, message: string, data: Record<string, unknown>): void {
     this.store.transaction(() => this.append(machine, 'warning', message, data));
   }

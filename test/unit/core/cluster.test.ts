@@ -295,3 +295,44 @@ describe('computeEtcd: token and inputs', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map(faultTolerance), [0, 0, 1, 1, 2, 2, 3, 3, 4]);
   });
 });
+
+describe('computeEtcd: the settings object', () => {
+  const three = nodes('production-central', 3, 50);
+  const worker: ClusterMachine = { name: 'w1', ip: '10.0.0.61', role: 'production-worker' };
+
+  it('a member: TLS environment, its own certificate files (key 0600), the health check over TLS', () => {
+    issued.length = 0;
+    const { etcd } = ok(run(three[0] as ClusterMachine, three));
+    const env = Object.fromEntries(etcd.environment.map((v) => [v.name, v.value]));
+    assert.equal(env.ETCD_INITIAL_CLUSTER_STATE, 'new');
+    assert.equal(env.ETCD_LISTEN_CLIENT_URLS, 'https://10.0.0.51:2379,https://127.0.0.1:2379');
+    assert.equal(env.ETCD_CLIENT_CERT_AUTH, 'true');
+    assert.equal(env.ETCD_PEER_CLIENT_CERT_AUTH, 'true');
+    assert.deepEqual(etcd.files.map((f) => [f.path, f.permissions, f.content]), [
+      ['/etc/rackboot/etcd/ca.crt', '0644', 'CA'],
+      ['/etc/rackboot/etcd/server.crt', '0644', 'CERT member p1'],
+      ['/etc/rackboot/etcd/server.key', '0600', 'KEY member p1'],
+    ]);
+    assert.deepEqual(issued, [{ kind: 'member', holder: 'p1', commonName: 'p1', dnsNames: ['p1', 'localhost'], ips: ['10.0.0.51', '127.0.0.1'] }]);
+    assert.equal(etcd.healthCommand, '/opt/bin/etcdctl --endpoints=https://10.0.0.51:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/server.crt --key=/etc/rackboot/etcd/server.key --command-timeout=5s endpoint health');
+  });
+
+  it('a proxy: grpc-proxy to every member with a client certificate without a Common Name', () => {
+    issued.length = 0;
+    const { etcd } = ok(run(worker, [...three, worker]));
+    assert.equal(etcd.command, '/opt/bin/etcd grpc-proxy start --listen-addr=127.0.0.1:2379 --endpoints=https://10.0.0.51:2379,https://10.0.0.52:2379,https://10.0.0.53:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/client.crt --key=/etc/rackboot/etcd/client.key');
+    assert.deepEqual(etcd.environment, []);
+    assert.deepEqual(issued, [{ kind: 'client', holder: 'w1', commonName: '', dnsNames: ['w1'], ips: ['10.0.0.61'] }]);
+  });
+
+  it('the membership decision sets the state and the initial cluster; a full role renders a proxy', () => {
+    const membership = { state: 'existing' as const, member: true, initialCluster: [{ name: 'p1', ip: '10.0.0.51' }, { name: 'p4', ip: '10.0.0.54' }] };
+    const joined = computeEtcd({ machine: { name: 'p4', ip: '10.0.0.54', role: 'production-central' }, inventory: three, clusterName: 'rack1', binaryUrl: BINARY, etcdctlUrl: ETCDCTL, credentials: fakeCredentials, membership });
+    const { etcd } = ok(joined);
+    assert.equal(etcd.state, 'existing');
+    assert.equal(etcd.initialCluster, 'p1=https://10.0.0.51:2380,p4=https://10.0.0.54:2380');
+    const full = computeEtcd({ machine: three[0] as ClusterMachine, inventory: three, clusterName: 'rack1', binaryUrl: BINARY, etcdctlUrl: ETCDCTL, credentials: fakeCredentials, membership: { state: 'existing', member: false, initialCluster: [] } });
+    assert.equal(ok(full).etcd.member, false);
+    assert.match(ok(full).etcd.command, /grpc-proxy start/);
+  });
+});
