@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_MEDIA_TYPE: { status: 415, summary: 'the request body has a content type the route does not take' },
   RACKBOOT_ERR_METHOD: { status: 405, summary: 'the route does not take this method' },
   RACKBOOT_ERR_INTERNAL: { status: 500, summary: 'the server failed (the log has the cause)' },
+  RACKBOOT_ERR_ETCD_COLD_START: { status: 503, summary: 'the etcd cluster lost every member (cold start): an operator must decide' },
+  RACKBOOT_ERR_ETCD_MEMBERSHIP: { status: 503, summary: 'the etcd membership change failed: retry later' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -33,6 +33,8 @@ import { loadInstallRenderer } from './install/templates.js';
 import { catalogDirs } from './paths.js';
 import { ensurePrivateDir, openDatabase } from './store/db.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { EtcdPki } from './install/etcd-pki.js';
+import { EtcdMembership, etcdHttpsCall, FormedClusters, type EtcdCall } from './services/etcd-membership.js';
 
 export interface RunningServer {
   readonly provisioner: Provisioner;
@@ -63,10 +65,12 @@ export function loadCatalog(config: Config): Catalog {
 }
 
 /** The Provisioner over the inventory database; nothing else gets the store (the db is for the BMC, token and overview stores). */
-export function createProvisioner(config: Config, machineless?: MachinelessEvents): { provisioner: Provisioner; db: Db; close(): void } {
+export function createProvisioner(config: Config, machineless?: MachinelessEvents): { provisioner: Provisioner; db: Db; etcdPki: EtcdPki; close(): void } {
   const db = openDatabase(databasePath(config));
   const store = new SqliteStore(db);
+  const etcdPki = new EtcdPki(config.dataDir);
   const provisioner = new Provisioner({
+    etcd: etcdPki,
     store,
     renderer: loadCatalog(config),
     settings: {
@@ -88,7 +92,7 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
     assets: new DirectoryAssetIndex(config.boot.assetsDir),
     ...(machineless ? { machineless } : {}),
   });
-  return { provisioner, db, close: () => db.close() };
+  return { provisioner, db, etcdPki, close: () => db.close() };
 }
 
 /**
@@ -100,7 +104,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   ensurePrivateDir(config.dataDir);
   mkdirSync(config.boot.assetsDir, { recursive: true });
   const guards = createWriteGuards(config, Date.now());
-  const { provisioner, db, close: closeStore } = createProvisioner(config, guards.machineless);
+  const { provisioner, db, etcdPki, close: closeStore } = createProvisioner(config, guards.machineless);
   const apiTokens = new ApiTokenStore(db);
   const newApiToken = apiTokens.ensure(Date.now());
   const power = powerDriverFor(config, provisioner, db);
@@ -118,6 +122,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     closers.push(async () => writes.stop());
     const install = enableInstall(provisioner, config, logger);
     closers.push(async () => install.stop());
+    const etcd = etcdMembership(config, provisioner, etcdPki, logger);
+    etcd.start(ETCD_HEALTH_INTERVAL_MS);
+    closers.push(async () => etcd.stop());
     const listeners = new HttpListeners(config.http.limits, tlsMaterial(config));
     const app = await buildApp({
       listeners,
@@ -137,6 +144,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ipmi: { bmcs: new BmcStore(db), inventory: provisioner, rule: configuredIpRule(config) },
       health: () => writes.disk.health(),
       writeLimit: guards.writeLimit,
+      etcd,
     });
     if (config.http.tls === undefined) {
       await app.listen({ host: config.http.listen, port: config.http.port });
@@ -254,4 +262,21 @@ function configuredIpRule(config: Config): IpRule | null {
   if (config.ipmi.ipPlan === undefined) return null;
   const parsed = parseIpRule(config.ipmi.ipPlan);
   return parsed.ok ? parsed.rule : null;
+}
+
+/** How often `rackboot serve` checks every etcd cluster's health (GET /api/v1/clusters). */
+export const ETCD_HEALTH_INTERVAL_MS = 15_000;
+
+/** The etcd membership adapter with rackboot's client certificate (the CA is made on first use). */
+export function etcdMembership(config: Config, provisioner: Provisioner, pki: EtcdPki, logger?: Logger): EtcdMembership {
+  let call: EtcdCall | null = null;
+  return new EtcdMembership({
+    provisioner,
+    call: (endpoint, path, body) => {
+      call ??= etcdHttpsCall(pki.rackbootClient());
+      return call(endpoint, path, body);
+    },
+    formed: new FormedClusters(config.dataDir),
+    ...(logger ? { log: (level: 'info' | 'warn', message: string) => logger[level]({ svc: 'etcd' }, message) } : {}),
+  });
 }

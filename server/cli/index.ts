@@ -10,6 +10,7 @@ import { isRackbootError } from '../errors.js';
 import { databasePath } from '../main.js';
 import { packageVersion } from '../paths.js';
 import { registerAdminCommands } from './admin.js';
+import { registerClusterCommands } from './clusters.js';
 import { CliError, cliContext, EXIT_FAILED, EXIT_USAGE } from './context.js';
 import { terminalLines, terminalText } from './format.js';
 import { registerInstallCommands } from './install.js';
@@ -54,6 +55,7 @@ registerIpmiCommands(program, {
 registerLabCommands(program);
 
 registerInstallCommands(program, ctx);
+registerClusterCommands(program, ctx);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);

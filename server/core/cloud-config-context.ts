@@ -2,7 +2,7 @@
  * Builds the CloudConfigContext of one machine from the inventory and config. Pure: the same
  * inventory always gives the same context, so two rackboot instances serve identical configs.
  */
-import { computeEtcd } from './cluster.js';
+import { computeEtcd, type EtcdCertificateRequest, type EtcdClusterPlan, type EtcdCredentials, type RenderMembership } from './cluster.js';
 import type { DhcpSubnet } from './dhcp-decision.js';
 import { cidrContains, cidrNetmask, parseCidr } from './ipv4.js';
 import type { CloudConfigContext } from './render-context.js';
@@ -28,10 +28,21 @@ export interface CloudConfigInput {
   readonly bootToken: string;
   /** The registered MAC that booted: the NIC the OS configures (default: the first registered). */
   readonly bootMac?: string;
+  /** Issues the machine's etcd certificate; absent: placeholders (previews and tests without a CA). */
+  readonly etcdCredentials?: (request: EtcdCertificateRequest) => EtcdCredentials;
+  /** The membership adapter's decision for this boot; absent: the static bootstrap. */
+  readonly etcdMembership?: RenderMembership;
 }
 
+/** What a render without rackboot's etcd CA shows instead of certificates (never served: see Provisioner). */
+export const PLACEHOLDER_CREDENTIALS: EtcdCredentials = {
+  caCert: 'rackboot: no etcd CA in this process\n',
+  cert: 'rackboot: no etcd CA in this process\n',
+  key: 'rackboot: no etcd CA in this process\n',
+};
+
 export type CloudConfigContextResult =
-  | { readonly ok: true; readonly template: string; readonly context: CloudConfigContext; readonly warnings: readonly string[] }
+  | { readonly ok: true; readonly template: string; readonly context: CloudConfigContext; readonly warnings: readonly string[]; readonly etcdPlan: EtcdClusterPlan | null }
   | { readonly ok: false; readonly errors: readonly string[] };
 
 /** The cloud-config template a machine gets: its role's, or `fallback` when it has none. */
@@ -54,6 +65,7 @@ export function buildCloudConfigContext(input: CloudConfigInput, fallbackTemplat
   }
 
   let etcd: CloudConfigContext['etcd'] = null;
+  let etcdPlan: EtcdClusterPlan | null = null;
   const warnings: string[] = [];
   if (isRole(machine.role)) {
     const computed = computeEtcd({
@@ -61,9 +73,13 @@ export function buildCloudConfigContext(input: CloudConfigInput, fallbackTemplat
       inventory: input.inventory.map((m) => ({ name: m.name, ip: m.ip, role: m.role })),
       clusterName: input.cluster.name,
       binaryUrl: `${baseUrl}/assets/${input.cluster.etcdBinary}`,
+      etcdctlUrl: `${baseUrl}/assets/${etcdctlPath(input.cluster.etcdBinary)}`,
+      credentials: input.etcdCredentials ?? (() => PLACEHOLDER_CREDENTIALS),
+      ...(input.etcdMembership ? { membership: input.etcdMembership } : {}),
     });
     if (!computed.ok) return { ok: false, errors: computed.errors };
     etcd = computed.etcd;
+    etcdPlan = computed.plan;
     warnings.push(...computed.warnings);
   }
 
@@ -100,7 +116,13 @@ export function buildCloudConfigContext(input: CloudConfigInput, fallbackTemplat
     time: { ntpServers: input.cluster.ntpServers },
     etcd,
   };
-  return { ok: true, template: templateFor(machine, fallbackTemplate), context, warnings };
+  return { ok: true, template: templateFor(machine, fallbackTemplate), context, warnings, etcdPlan };
+}
+
+/** etcdctl lives next to the etcd binary in the offline assets (etcd/etcd -> etcd/etcdctl). */
+export function etcdctlPath(etcdBinary: string): string {
+  const slash = etcdBinary.lastIndexOf('/');
+  return `${slash < 0 ? '' : etcdBinary.slice(0, slash + 1)}etcdctl`;
 }
 
 /**

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { isValidMachineName } from './identifiers.js';
 import { parseIpv4 } from './ipv4.js';
-import type { EtcdContext } from './render-context.js';
+import type { EtcdContext, EtcdVariable } from './render-context.js';
 import { etcdMembers, isRole, roleSpec, ROLES, type MemberCount, type Role } from './roles.js';
 
 export interface ClusterMachine {
@@ -35,11 +35,61 @@ export interface EtcdInput {
   readonly clusterName: string;
   /** URL of the etcd binary in rackboot's offline assets. */
   readonly binaryUrl: string;
+  /** URL of etcdctl in rackboot's offline assets. */
+  readonly etcdctlUrl: string;
+  /** Issues this machine's certificate from rackboot's etcd CA (an adapter; tests pass a fake). */
+  readonly credentials: (request: EtcdCertificateRequest) => EtcdCredentials;
+  /** What the membership adapter decided for this boot (core/etcd-membership.ts); absent: the static bootstrap. */
+  readonly membership?: RenderMembership;
+}
+
+/** A member certificate serves clients and peers and is also the member's client certificate; a client one only authenticates. */
+export interface EtcdCertificateRequest {
+  readonly kind: 'member' | 'client';
+  /** The machine the certificate is for (names its files in rackboot's data directory). */
+  readonly holder: string;
+  /** '' for a proxy: etcd's grpc-proxy refuses a client certificate with a Common Name. */
+  readonly commonName: string;
+  readonly dnsNames: readonly string[];
+  readonly ips: readonly string[];
+}
+
+/** PEM texts. */
+export interface EtcdCredentials {
+  readonly caCert: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** How this boot's member starts: as the static bootstrap (`new`) or joining/restarting (`existing`) with these peers. */
+export interface RenderMembership {
+  readonly state: 'new' | 'existing';
+  /** false: the role's member count is full, this machine runs a proxy. */
+  readonly member: boolean;
+  readonly initialCluster: ReadonlyArray<{ readonly name: string; readonly ip: string }>;
+}
+
+/** The etcd cluster a machine belongs to, as the membership adapter and the health view need it. */
+export interface EtcdClusterPlan {
+  /** The cluster id of core/roles.ts (`small`, `production`, `test`). */
+  readonly cluster: string;
+  readonly memberRole: Role;
+  /** The members the inventory names, ordered by IP. */
+  readonly members: ReadonlyArray<{ readonly name: string; readonly ip: string }>;
+  /** The most members the role allows (1 for lowest-ip-member). */
+  readonly maxMembers: number;
+  /** The rendered machine holds a member of the role (a gateway role: false). */
+  readonly memberRoleMachine: boolean;
 }
 
 export type EtcdResult =
-  | { ok: true; etcd: EtcdContext | null; warnings: string[] }
+  | { ok: true; etcd: EtcdContext | null; warnings: string[]; plan: EtcdClusterPlan | null }
   | { ok: false; errors: string[] };
+
+/** Where the certificates and keys land on the machine. */
+export const ETCD_CERT_DIR = '/etc/rackboot/etcd';
+export const ETCD_DATA_DIR = '/var/lib/rackboot-etcd';
+export const ETCD_PROXY_LISTEN = '127.0.0.1:2379';
 
 export const ETCD_PEER_PORT = 2380;
 export const ETCD_CLIENT_PORT = 2379;
@@ -59,22 +109,24 @@ const SAFE_URL = /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,=-]+$/;
 
 export function computeEtcd(input: EtcdInput): EtcdResult {
   const { machine } = input;
-  if (machine.role === null || machine.role === '') return { ok: true, etcd: null, warnings: [] };
+  if (machine.role === null || machine.role === '') return { ok: true, etcd: null, warnings: [], plan: null };
   if (!isRole(machine.role)) {
     return { ok: false, errors: [`${describe(machine.name)} has role ${JSON.stringify(machine.role)}, which is not one of ${ROLES.join(', ')}.`] };
   }
   const role = machine.role;
   const spec = roleSpec(role);
   const holders = etcdMembers(role);
-  if (spec.cluster === null || holders === null) return { ok: true, etcd: null, warnings: [] };
+  if (spec.cluster === null || holders === null) return { ok: true, etcd: null, warnings: [], plan: null };
   const memberRole = holders.role;
 
   const errors: string[] = [];
   if (!CLUSTER_NAME.test(input.clusterName)) {
     errors.push(`The cluster name ${JSON.stringify(input.clusterName)} must be 1 to 42 lower-case letters, digits or hyphens; it names the etcd bootstrap token.`);
   }
-  if (!SAFE_URL.test(input.binaryUrl)) {
-    errors.push(`The etcd binary URL ${JSON.stringify(input.binaryUrl)} must be an http(s) URL without spaces, quotes, backslashes, semicolons, "%" or "$" (it is written into a systemd unit).`);
+  for (const [what, url] of [['etcd binary', input.binaryUrl], ['etcdctl binary', input.etcdctlUrl]]) {
+    if (!SAFE_URL.test(url as string)) {
+      errors.push(`The ${what} URL ${JSON.stringify(url)} must be an http(s) URL without spaces, quotes, backslashes, semicolons, "%" or "$" (it is written into a systemd unit).`);
+    }
   }
   if (spec.etcd.kind !== 'member') {
     // machines of a member role are checked by memberSet with the others.
@@ -113,27 +165,109 @@ export function computeEtcd(input: EtcdInput): EtcdResult {
   }
   if (errors.length > 0) return { ok: false, errors };
 
-  const peerUrl = (m: Member) => `http://${m.ip}:${ETCD_PEER_PORT}`;
-  const initialCluster = members.map((m) => `${m.name}=${peerUrl(m)}`).join(',');
-  const endpoints = members.map((m) => `${m.ip}:${ETCD_CLIENT_PORT}`).join(',');
+  const plan: EtcdClusterPlan = {
+    cluster: spec.cluster,
+    memberRole,
+    members: members.map((m) => ({ name: m.name, ip: m.ip })),
+    maxMembers: holders.etcd.kind === 'member' ? holders.etcd.count.max : 1,
+    memberRoleMachine: spec.etcd.kind !== 'gateway',
+  };
   const self = members.find((m) => m.name === machine.name);
-  const isMember = spec.etcd.kind !== 'gateway' && self !== undefined;
+  const decided = input.membership;
+  const isMember = decided ? decided.member && plan.memberRoleMachine : spec.etcd.kind !== 'gateway' && self !== undefined;
+  const peers = decided ? decided.initialCluster : members;
+  const common = {
+    token: clusterToken(input.clusterName, spec.cluster, members),
+    endpoints: members.map((m) => clientUrl(m.ip)).join(','),
+    binaryUrl: input.binaryUrl,
+    etcdctlUrl: input.etcdctlUrl,
+  };
+  const ip = machine.ip ?? '';
+  const credentials = input.credentials({
+    kind: isMember ? 'member' : 'client',
+    holder: machine.name,
+    commonName: isMember ? machine.name : '',
+    dnsNames: isMember ? [machine.name, 'localhost'] : [machine.name],
+    ips: isMember ? [ip, '127.0.0.1'] : [ip],
+  });
+  const own = isMember ? 'server' : 'client';
+  const files = [
+    { path: `${ETCD_CERT_DIR}/ca.crt`, permissions: '0644' as const, content: credentials.caCert },
+    { path: `${ETCD_CERT_DIR}/${own}.crt`, permissions: '0644' as const, content: credentials.cert },
+    { path: `${ETCD_CERT_DIR}/${own}.key`, permissions: '0600' as const, content: credentials.key },
+  ];
+  const tls = `--cacert=${ETCD_CERT_DIR}/ca.crt --cert=${ETCD_CERT_DIR}/${own}.crt --key=${ETCD_CERT_DIR}/${own}.key`;
+  if (!isMember) {
+    return {
+      ok: true,
+      warnings,
+      plan,
+      etcd: {
+        ...common,
+        member: false,
+        name: '',
+        initialCluster: '',
+        state: 'new',
+        peerUrl: '',
+        clientUrl: '',
+        environment: [],
+        command: `/opt/bin/etcd grpc-proxy start --listen-addr=${ETCD_PROXY_LISTEN} --endpoints=${common.endpoints} ${tls}`,
+        files,
+        healthCommand: `/opt/bin/etcdctl --endpoints=http://${ETCD_PROXY_LISTEN} --command-timeout=5s endpoint health`,
+      },
+    };
+  }
+  const state = decided?.state ?? 'new';
+  const initialCluster = peers.map((m) => `${m.name}=${peerUrl(m.ip)}`).join(',');
+  const environment: EtcdVariable[] = [
+    ['ETCD_NAME', machine.name],
+    ['ETCD_DATA_DIR', ETCD_DATA_DIR],
+    ['ETCD_LISTEN_PEER_URLS', peerUrl(ip)],
+    ['ETCD_INITIAL_ADVERTISE_PEER_URLS', peerUrl(ip)],
+    ['ETCD_LISTEN_CLIENT_URLS', `${clientUrl(ip)},https://127.0.0.1:${ETCD_CLIENT_PORT}`],
+    ['ETCD_ADVERTISE_CLIENT_URLS', clientUrl(ip)],
+    ['ETCD_INITIAL_CLUSTER', initialCluster],
+    ['ETCD_INITIAL_CLUSTER_TOKEN', common.token],
+    ['ETCD_INITIAL_CLUSTER_STATE', state],
+    ['ETCD_TRUSTED_CA_FILE', `${ETCD_CERT_DIR}/ca.crt`],
+    ['ETCD_CERT_FILE', `${ETCD_CERT_DIR}/server.crt`],
+    ['ETCD_KEY_FILE', `${ETCD_CERT_DIR}/server.key`],
+    ['ETCD_CLIENT_CERT_AUTH', 'true'],
+    ['ETCD_PEER_TRUSTED_CA_FILE', `${ETCD_CERT_DIR}/ca.crt`],
+    ['ETCD_PEER_CERT_FILE', `${ETCD_CERT_DIR}/server.crt`],
+    ['ETCD_PEER_KEY_FILE', `${ETCD_CERT_DIR}/server.key`],
+    ['ETCD_PEER_CLIENT_CERT_AUTH', 'true'],
+  ].map(([name, value]) => ({ name: name as string, value: value as string }));
   return {
     ok: true,
     warnings,
+    plan,
     etcd: {
-      member: isMember,
-      name: isMember ? machine.name : '',
+      ...common,
+      member: true,
+      name: machine.name,
       initialCluster,
-      token: clusterToken(input.clusterName, spec.cluster, members),
-      state: 'new',
-      peerUrl: isMember && self ? peerUrl(self) : '',
-      clientUrl: isMember && self ? `http://${self.ip}:${ETCD_CLIENT_PORT}` : '',
-      endpoints,
-      binaryUrl: input.binaryUrl,
+      state,
+      peerUrl: peerUrl(ip),
+      clientUrl: clientUrl(ip),
+      environment,
+      command: '/opt/bin/etcd',
+      files,
+      healthCommand: `/opt/bin/etcdctl --endpoints=${clientUrl(ip)} ${tls} --command-timeout=5s endpoint health`,
     },
   };
 }
+
+export function peerUrl(ip: string): string {
+  return `https://${ip}:${ETCD_PEER_PORT}`;
+}
+
+export function clientUrl(ip: string): string {
+  return `https://${ip}:${ETCD_CLIENT_PORT}`;
+}
+
+/** The one pure function the renderers call: every etcd setting of one machine (alias of computeEtcd). */
+export const etcdSettings = computeEtcd;
 
 /**
  * `rackboot-<cluster>-<group>-<10 hex>`: the hash covers the sorted `name=ip` list, so a re-created

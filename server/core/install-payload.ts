@@ -115,7 +115,10 @@ export function kubernetesPayload(input: PayloadInput & { readonly secrets: Kube
 
   const init = mode === 'control-plane' && first.id === machine.id;
   const endpoint = `${first.ip}:${k.apiServerPort}`;
-  const etcdEndpoints = role === 'dev' || !cloud.etcd ? [] : cloud.etcd.endpoints.split(',').filter((e) => e !== '').map((e) => `http://${e}`);
+  const etcdEndpoints = role === 'dev' || !cloud.etcd ? [] : cloud.etcd.endpoints.split(',').filter((e) => e !== '');
+  // the apiserver is an etcd client: the CA, and this machine's certificate (a member's serves clients and peers and authenticates as a client too)
+  const etcdFile = (suffix: string) => cloud.etcd?.files.find((f) => f.path.endsWith(suffix))?.path ?? '';
+  const etcdTls = { caFile: etcdFile('/ca.crt'), certFile: etcdFile(cloud.etcd?.member ? '/server.crt' : '/client.crt'), keyFile: etcdFile(cloud.etcd?.member ? '/server.key' : '/client.key') };
   const node: KubeadmNode = { name: cloud.machine.name, ip: cloud.machine.ip, untainted: role === 'dev' };
   const action: KubeadmAction = init ? 'init' : mode === 'control-plane' ? 'join-control-plane' : 'join';
   const render = templateRenderer(input.templates, errors);
@@ -132,6 +135,7 @@ export function kubernetesPayload(input: PayloadInput & { readonly secrets: Kube
         podSubnet: k.podSubnet,
         serviceSubnet: k.serviceSubnet,
         etcdEndpoints,
+        etcdTls,
       })
     : render('kubeadm-join.yaml', {
         node,

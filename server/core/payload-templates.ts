@@ -26,8 +26,10 @@ export interface KubeadmInitContext {
   readonly controlPlaneEndpoint: string;
   readonly podSubnet: string;
   readonly serviceSubnet: string;
-  /** http://<ip>:2379 of the role's static etcd cluster; empty: kubeadm's own (stacked) etcd. */
+  /** https://<ip>:2379 of the role's static etcd cluster; empty: kubeadm's own (stacked) etcd. */
   readonly etcdEndpoints: readonly string[];
+  /** The files rackboot's cloud-config writes (core/cluster.ts): the apiserver's etcd client TLS. */
+  readonly etcdTls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
 }
 
 export interface KubeadmJoinContext {

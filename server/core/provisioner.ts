@@ -26,7 +26,9 @@ import { describeChanges, desiredFromImport, planInventory, type FieldChange, ty
 import { bulkLimit, labelProblems, matchesSelector, parseSelector, sortedLabels } from './labels.js';
 import type { EtcdContext } from './render-context.js';
 import { findChoice, type Menu } from './menu.js';
-import { clusterRoles, type BootMode, type Role } from './roles.js';
+import { clusterRoles, etcdMembers, ROLE_TABLE, type BootMode, type Role } from './roles.js';
+import { computeEtcd, type EtcdCertificateRequest, type EtcdClusterPlan, type EtcdCredentials, type RenderMembership } from './cluster.js';
+import { etcdctlPath, PLACEHOLDER_CREDENTIALS } from './cloud-config-context.js';
 import { RackbootError, type ErrorCode } from '../errors.js';
 import type { DiscoveredClient, DiscoveredQuery, EventQuery, MachinePageQuery } from './ports.js';
 import type { Endpoint, Machine, MachineEvent, MacAddress, NewEvent } from './types.js';
@@ -96,7 +98,24 @@ export interface ProvisionerDeps {
   readonly machineless?: MachinelessEvents;
   /** The offline mirror's manifests: the checksums of files Ignition fetches. Absent: no file is verifiable. */
   readonly assets?: AssetIndex;
+  /** rackboot's etcd CA (install/etcd-pki.ts); absent: renders carry placeholders instead of certificates. */
+  readonly etcd?: EtcdPort;
 }
+
+export interface EtcdPort {
+  credentials(request: EtcdCertificateRequest): EtcdCredentials;
+}
+
+/** A cluster as the health view sees it: the plan and whether every member boots in memory. */
+export interface EtcdClusterFacts {
+  readonly plan: EtcdClusterPlan;
+  readonly allMemory: boolean;
+  readonly members: readonly Machine[];
+  /** A member has fetched its config (or got further): the cluster may exist on the network. */
+  readonly booted: boolean;
+}
+
+const BOOTED_STATES: ReadonlySet<string> = new Set(['configured', 'booted', 'installing', 'installed', 'ready']);
 
 export class Provisioner {
   private readonly store: InventoryStore;
@@ -109,10 +128,14 @@ export class Provisioner {
   private readonly assets: AssetIndex | null;
   /** Boot-token refusals: counted for /metrics, reported at most once a minute per machine. */
   private readonly refusals = new RefusalLog();
+  private readonly etcd: EtcdPort | null;
+  /** The membership adapter's decision per machine id for its next render (one entry per machine). */
+  private readonly etcdDecisions = new Map<number, RenderMembership>();
 
   constructor(deps: ProvisionerDeps) {
     this.machineless = deps.machineless ?? null;
     this.assets = deps.assets ?? null;
+    this.etcd = deps.etcd ?? null;
     this.store = deps.store;
     this.renderer = deps.renderer;
     this.settings = deps.settings;
@@ -435,8 +458,72 @@ export class Provisioner {
 
   private cloudConfigContext(machine: Machine, bootToken: string, inventory: readonly Machine[]) {
     const { subnets, publicUrl: baseUrl, serverAddress, cluster, cloudConfig } = this.settings;
+    const etcd = this.etcd;
+    const decided = this.etcdDecisions.get(machine.id);
     const bootMac = this.bootMac(machine);
-    return buildCloudConfigContext({ machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken, ...(bootMac === null ? {} : { bootMac }) }, cloudConfig);
+    return buildCloudConfigContext(
+      {
+        machine, inventory, subnets, baseUrl, serverAddress, cluster, bootToken,
+        ...(bootMac === null ? {} : { bootMac }),
+        ...(etcd ? { etcdCredentials: (request: EtcdCertificateRequest) => etcd.credentials(request) } : {}),
+        ...(decided ? { etcdMembership: decided } : {}),
+      },
+      cloudConfig,
+    );
+  }
+
+  /**
+   * For the etcd membership adapter, before it decides: the machine behind a cloud-config (memory
+   * mode) or install (install mode) token, when the request comes from the machine's own address and
+   * its role holds etcd members. Reads only; anything else is null and the route refuses as usual.
+   */
+  etcdTarget(token: string, clientIp: string, route: 'cloud-config' | 'install'): { machine: Machine; plan: EtcdClusterPlan } | null {
+    const machine = route === 'cloud-config' ? this.store.machineByConfigToken(token) : this.store.machineByBootToken(token);
+    if (!machine || machine.ip === null || !this.isMachineAddress(machine, clientIp)) return null;
+    if (machine.bootMode !== (route === 'cloud-config' ? 'memory' : 'install')) return null;
+    const plan = this.etcdPlan(machine, this.clusterInventory(machine));
+    return plan && plan.memberRoleMachine ? { machine, plan } : null;
+  }
+
+  /** What the adapter decided for the machine's next render (null: the static bootstrap). */
+  setEtcdMembership(machine: Machine, decided: RenderMembership | null): void {
+    if (decided === null) this.etcdDecisions.delete(machine.id);
+    else this.etcdDecisions.set(machine.id, decided);
+  }
+
+  /** An etcd membership event in the machine's timeline: a `warning`, which moves no state. */
+  noteEtcd(machine: Machine, message: string, data: Record<string, unknown>): void {
+    this.store.transaction(() => this.append(machine, 'warning', message, data));
+  }
+
+  /** Every etcd cluster the inventory defines (one per cluster role with members), for the health view. */
+  etcdClusters(): EtcdClusterFacts[] {
+    const out: EtcdClusterFacts[] = [];
+    for (const spec of ROLE_TABLE) {
+      const holders = etcdMembers(spec.name);
+      if (holders === null || holders.role !== spec.name) continue;
+      const machines = this.store.listMachinesWithRoles([spec.name]);
+      const first = machines.find((m) => m.ip !== null);
+      if (!first) continue;
+      const plan = this.etcdPlan(first, machines);
+      if (!plan) continue;
+      const members = machines.filter((m) => plan.members.some((p) => p.name === m.name));
+      out.push({ plan, members, allMemory: members.every((m) => m.bootMode === 'memory'), booted: members.some((m) => BOOTED_STATES.has(m.state)) });
+    }
+    return out;
+  }
+
+  private etcdPlan(machine: Machine, inventory: readonly Machine[]): EtcdClusterPlan | null {
+    const { publicUrl, cluster } = this.settings;
+    const result = computeEtcd({
+      machine: { name: machine.name, ip: machine.ip, role: machine.role },
+      inventory: inventory.map((m) => ({ name: m.name, ip: m.ip, role: m.role })),
+      clusterName: cluster.name,
+      binaryUrl: `${publicUrl}/assets/${cluster.etcdBinary}`,
+      etcdctlUrl: `${publicUrl}/assets/${etcdctlPath(cluster.etcdBinary)}`,
+      credentials: () => PLACEHOLDER_CREDENTIALS,
+    });
+    return result.ok ? result.plan : null;
   }
 
   /** The machine's cloud-config now, rendered and validated; writes nothing. */

@@ -14,6 +14,8 @@ import { ipmiRoutes, type IpmiRoutesOptions } from './ipmi-routes.js';
 import { HttpListeners } from './listeners.js';
 import { operatorSurface, type OperatorOptions } from './operator.js';
 import type { WriteLimit } from './write-limit.js';
+import type { EtcdMembership } from '../services/etcd-membership.js';
+import { clusterRoutes } from './cluster-routes.js';
 
 export interface AppOptions {
   readonly provisioner: Provisioner;
@@ -33,6 +35,8 @@ export interface AppOptions {
   readonly writeLimit?: WriteLimit;
   /** The server(s) under the app: connection limits and timeouts, optional TLS (default: the safe limits, no TLS). */
   readonly listeners?: HttpListeners;
+  /** The etcd membership adapter and cluster health (GET /api/v1/clusters); absent: static bootstrap, no cluster view. */
+  readonly etcd?: EtcdMembership;
 }
 
 /** With TLS on, these stay off the plain listener: the API token and the dashboard travel over HTTPS only. */
@@ -79,11 +83,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // first: it sees every route after it (OpenAPI document, request metrics)
   const operator = await operatorSurface(app, options.provisioner, { ...options.operator, connections: listeners.stats });
   await app.register(healthRoute, { ...(options.health ? { health: options.health } : {}) });
-  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, ...(options.firmwareSymlinkTargets ? { firmwareSymlinkTargets: options.firmwareSymlinkTargets } : {}), stats: listeners.stats, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}) });
+  await app.register(bootRoutes, { provisioner: options.provisioner, assetsDir: options.assetsDir, firmwareDir: options.firmwareDir, ...(options.firmwareSymlinkTargets ? { firmwareSymlinkTargets: options.firmwareSymlinkTargets } : {}), stats: listeners.stats, ...(options.writeLimit ? { writeLimit: options.writeLimit } : {}), ...(options.etcd ? { etcd: options.etcd } : {}) });
   await app.register(
     async (api) => {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });
       await operator.api(api);
+      await api.register(clusterRoutes, { ...(options.etcd ? { etcd: options.etcd } : {}) });
       if (options.ipmi) await api.register(ipmiRoutes, { ...options.ipmi, ...(options.operator?.tokens ? { tokens: options.operator.tokens } : {}) });
     },
     { prefix: '/api/v1' },

@@ -13,6 +13,7 @@ import type { Outcome, Provisioner } from '../core/provisioner.js';
 import type { Machine, MachineEvent } from '../core/types.js';
 import { errorBody, httpStatus } from '../errors.js';
 import { resolveConfined } from '../net/confine.js';
+import type { EtcdMembership } from '../services/etcd-membership.js';
 import { FileChunkCache } from './file-chunks.js';
 import { installRoutes } from './install-routes.js';
 import { writeLimitHook, type WriteLimit } from './write-limit.js';
@@ -30,6 +31,8 @@ export interface BootRoutesOptions {
   readonly writeLimit?: WriteLimit;
   /** Counts requests refused because their file resolves outside its directory (for /metrics). */
   readonly stats?: { pathEscapes: number; firmwareNotFound: number };
+  /** The etcd membership adapter: decides and changes membership before a member's config renders; absent: static bootstrap. */
+  readonly etcd?: EtcdMembership;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
   // file bodies (kernel, initrd, /assets, iPXE over HTTP) come from one shared chunk cache (bench/http)
   app.addHook('onSend', new FileChunkCache().onSend);
   if (options.writeLimit) app.addHook('onRequest', writeLimitHook(options.writeLimit));
-  await installRoutes(app, { provisioner });
+  await installRoutes(app, { provisioner, ...(options.etcd ? { etcd: options.etcd } : {}) });
 
   app.get('/boot.ipxe', doc('the chain script every PXE client loads first (embedded in the iPXE binaries)'), async (_request, reply) => reply.type(IPXE_TYPE).send(provisioner.chainScript()));
 
@@ -111,14 +114,23 @@ export async function bootRoutes(app: FastifyInstance, options: BootRoutesOption
     return reply.sendFile(found.path, found.root);
   });
 
-  app.get<{ Params: { token: string } }>('/cloud-config/:token', doc("the machine's cloud-config (config token)"), async (request, reply) =>
-    sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip)),
-  );
+  app.get<{ Params: { token: string } }>('/cloud-config/:token', doc("the machine's cloud-config (config token)"), async (request, reply) => {
+    if (options.etcd) {
+      const prepared = await options.etcd.beforeRender(request.params.token, request.ip, 'cloud-config');
+      if (!prepared.ok) return reply.code(httpStatus(prepared.code)).type('text/plain; charset=utf-8').send(`${prepared.message}\n`);
+    }
+    return sendOutcome(reply.type('text/cloud-config; charset=utf-8'), provisioner.cloudConfig(request.params.token, request.ip));
+  });
 
   // Ignition in the initramfs fetches this from `ignition.config.url=` (one-time token, like the cloud-config)
-  app.get<{ Params: { token: string } }>('/ignition/:token', doc("the machine's Ignition config (config token)"), async (request, reply) =>
-    sendOutcome(reply.type('application/vnd.coreos.ignition+json; charset=utf-8'), provisioner.ignitionConfig(request.params.token, request.ip)),
-  );
+  app.get<{ Params: { token: string } }>('/ignition/:token', doc("the machine's Ignition config (config token)"), async (request, reply) => {
+    // the same config token and membership step as /cloud-config: a member rejoins in either format
+    if (options.etcd) {
+      const prepared = await options.etcd.beforeRender(request.params.token, request.ip, 'cloud-config');
+      if (!prepared.ok) return reply.code(httpStatus(prepared.code)).type('text/plain; charset=utf-8').send(`${prepared.message}\n`);
+    }
+    return sendOutcome(reply.type('application/vnd.coreos.ignition+json; charset=utf-8'), provisioner.ignitionConfig(request.params.token, request.ip));
+  });
 
   app.post<{ Params: { token: string }; Body: { event?: unknown; message?: unknown } }>(
     '/callback/:token',

@@ -12,6 +12,7 @@ const FILES: Readonly<Record<string, string>> = {
   'dom.js': 'text/javascript; charset=utf-8',
   'filter.js': 'text/javascript; charset=utf-8',
   'lifecycle.js': 'text/javascript; charset=utf-8',
+  'clusters.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
 };

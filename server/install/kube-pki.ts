@@ -6,7 +6,7 @@
  * Node has no API that creates certificates, so the self-signed CA certificate is DER-encoded here
  * (RSA-2048, SHA-256, CN=kubernetes, CA:TRUE, keyCertSign) and signed with node:crypto.
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomInt, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomInt, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesSecrets } from '../core/install-types.js';
@@ -84,7 +84,61 @@ export function selfSignedCa(key: { privateKey: KeyObject; publicKey: KeyObject 
     explicit(3, extensions),
   );
   const signature = sign('sha256', tbs, key.privateKey);
-  const der = seq(tbs, SHA256_WITH_RSA, bits(signature));
+  return pem(seq(tbs, SHA256_WITH_RSA, bits(signature)));
+}
+
+/** What a leaf certificate is for, as extendedKeyUsage. */
+export type CertificateUse = 'server' | 'client';
+
+export interface LeafRequest {
+  /** '' for an empty subject (the names are in the SANs) */
+  readonly commonName: string;
+  readonly uses: readonly CertificateUse[];
+  /** subjectAltName dNSName entries */
+  readonly dnsNames: readonly string[];
+  /** subjectAltName iPAddress entries (IPv4) */
+  readonly ips: readonly string[];
+  readonly notBefore: Date;
+  readonly days: number;
+}
+
+/** A certificate (PEM) for `publicKey`, signed by the CA (RSA, SHA-256), with SANs and extendedKeyUsage. */
+export function issueCertificate(ca: { certPem: string; keyPem: string }, publicKey: KeyObject, request: LeafRequest): string {
+  const caCert = new X509Certificate(ca.certPem);
+  const caSpki = caCert.publicKey.export({ type: 'spki', format: 'der' });
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] as number) & 0x7f;
+  const usageOids: Record<CertificateUse, string> = { server: '1.3.6.1.5.5.7.3.1', client: '1.3.6.1.5.5.7.3.2' };
+  const altNames = [
+    ...request.dnsNames.map((dns) => tlv(0x82, Buffer.from(dns, 'ascii'))),
+    ...request.ips.map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))),
+  ];
+  const extensions = [
+    seq(oid('2.5.29.19'), bool(true), octets(seq())), // basicConstraints: not a CA
+    seq(oid('2.5.29.15'), bool(true), octets(bits(Buffer.from([0xa0]), 5))), // keyUsage: digitalSignature, keyEncipherment
+    seq(oid('2.5.29.37'), octets(seq(...request.uses.map((use) => oid(usageOids[use]))))),
+    seq(oid('2.5.29.14'), octets(octets(createHash('sha1').update(spkiKeyBits(spki)).digest()))),
+    seq(oid('2.5.29.35'), octets(seq(tlv(0x80, createHash('sha1').update(spkiKeyBits(caSpki)).digest())))), // authorityKeyIdentifier
+  ];
+  if (altNames.length > 0) extensions.push(seq(oid('2.5.29.17'), octets(seq(...altNames))));
+  const notAfter = new Date(request.notBefore.getTime() + request.days * 86_400_000);
+  const issuer = caCert.subject.split('\n').find((line) => line.startsWith('CN='))?.slice(3) ?? '';
+  const tbs = seq(
+    explicit(0, integer(2)),
+    integer(serial),
+    SHA256_WITH_RSA,
+    name(issuer),
+    seq(time(request.notBefore), time(notAfter)),
+    request.commonName === '' ? seq() : name(request.commonName),
+    spki,
+    explicit(3, seq(...extensions)),
+  );
+  const signature = sign('sha256', tbs, createPrivateKey(ca.keyPem));
+  return pem(seq(tbs, SHA256_WITH_RSA, bits(signature)));
+}
+
+function pem(der: Buffer): string {
   const base64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
   return `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
 }

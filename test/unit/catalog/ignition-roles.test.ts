@@ -28,7 +28,9 @@ const ETCD_PATH = 'etcd/v3.5.17/etcd';
 const ETCD_SHA512 = createHash('sha512').update('the etcd binary of the sample mirror').digest('hex');
 const SSH_KEYS = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJhY2tib290LXRlc3Qta2V5LW5vdC1yZWFs operator@lab'];
 const SUBNET = { cidr: '10.20.0.0/24', gateway: '10.20.0.1', dns: ['10.20.0.2', '10.20.0.3'], domain: 'rack.lab', leaseSeconds: 3600 };
-const digestOf = (url: string) => (url === `${BASE}/assets/${ETCD_PATH}` ? ETCD_SHA512 : null);
+const ETCDCTL_SHA512 = createHash('sha512').update('the etcdctl binary of the sample mirror').digest('hex');
+// the mirror holds etcd and the etcdctl a member's ready unit runs its health check with (docs/etcd.md)
+const digestOf = (url: string) => (url === `${BASE}/assets/${ETCD_PATH}` ? ETCD_SHA512 : url === `${BASE}/assets/etcd/v3.5.17/etcdctl` ? ETCDCTL_SHA512 : null);
 
 function machine(id: number, name: string, ip: string, role: Role, mac: string): Machine {
   return {

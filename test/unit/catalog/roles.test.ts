@@ -284,8 +284,8 @@ describe('role cloud-configs: structure', () => {
     }
   });
 
-  it('small: three members with one static initial cluster and one token', () => {
-    const expectedCluster = 's1=http://10.20.0.11:2380,s2=http://10.20.0.12:2380,s3=http://10.20.0.13:2380';
+  it('small: three members with one static initial cluster and one token, over TLS with client certificates', () => {
+    const expectedCluster = 's1=https://10.20.0.11:2380,s2=https://10.20.0.12:2380,s3=https://10.20.0.13:2380';
     const tokens = new Set<string>();
     for (const name of ['s1', 's2', 's3']) {
       const r = byId(`small-${name}`);
@@ -295,10 +295,17 @@ describe('role cloud-configs: structure', () => {
       assert.equal(e.ETCD_NAME, name);
       assert.equal(e.ETCD_INITIAL_CLUSTER, expectedCluster);
       assert.equal(e.ETCD_INITIAL_CLUSTER_STATE, 'new');
-      assert.equal(e.ETCD_INITIAL_ADVERTISE_PEER_URLS, `http://${r.machine.ip}:2380`);
-      assert.equal(e.ETCD_LISTEN_PEER_URLS, `http://${r.machine.ip}:2380`);
-      assert.equal(e.ETCD_LISTEN_CLIENT_URLS, `http://${r.machine.ip}:2379,http://127.0.0.1:2379`);
-      assert.equal(e.ETCD_ADVERTISE_CLIENT_URLS, `http://${r.machine.ip}:2379`);
+      assert.equal(e.ETCD_INITIAL_ADVERTISE_PEER_URLS, `https://${r.machine.ip}:2380`);
+      assert.equal(e.ETCD_LISTEN_PEER_URLS, `https://${r.machine.ip}:2380`);
+      assert.equal(e.ETCD_LISTEN_CLIENT_URLS, `https://${r.machine.ip}:2379,https://127.0.0.1:2379`);
+      assert.equal(e.ETCD_ADVERTISE_CLIENT_URLS, `https://${r.machine.ip}:2379`);
+      assert.equal(e.ETCD_CLIENT_CERT_AUTH, 'true');
+      assert.equal(e.ETCD_PEER_CLIENT_CERT_AUTH, 'true');
+      assert.equal(e.ETCD_CERT_FILE, '/etc/rackboot/etcd/server.crt');
+      assert.equal(e.ETCD_PEER_KEY_FILE, '/etc/rackboot/etcd/server.key');
+      assert.equal(file(r, '/etc/rackboot/etcd/server.key')?.permissions, '0600');
+      assert.equal(file(r, '/etc/rackboot/etcd/ca.crt')?.permissions, '0644');
+      assert.match(file(r, '/opt/rackboot/bin/rackboot-etcd-health')?.content ?? '', new RegExp(`exec /opt/bin/etcdctl --endpoints=https://${r.machine.ip.replace(/\./g, '\\.')}:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/server.crt --key=/etc/rackboot/etcd/server.key --command-timeout=5s endpoint health`));
       assert.match(e.ETCD_INITIAL_CLUSTER_TOKEN ?? '', /^rackboot-lab-small-[0-9a-f]{10}$/);
       tokens.add(e.ETCD_INITIAL_CLUSTER_TOKEN ?? '');
       assert.deepEqual(values(u.content, 'ExecStartPre'), [`+/opt/rackboot/bin/rackboot-fetch --if-absent ${SAMPLE.binaryUrl} /opt/bin/etcd 0755`]);
@@ -310,19 +317,21 @@ describe('role cloud-configs: structure', () => {
 
   it('test: the lowest IP is the one member, the others run a gateway to it on 127.0.0.1:2379', () => {
     const member = byId('test-t1');
-    assert.equal(env(unit(member, 'rackboot-etcd.service')?.content).ETCD_INITIAL_CLUSTER, 't1=http://10.20.0.31:2380');
+    assert.equal(env(unit(member, 'rackboot-etcd.service')?.content).ETCD_INITIAL_CLUSTER, 't1=https://10.20.0.31:2380');
     assert.equal(unit(member, 'rackboot-etcd-gateway.service'), undefined);
     for (const id of ['test-t2', 'test-t3']) {
       const r = byId(id);
       assert.equal(unit(r, 'rackboot-etcd.service'), undefined, id);
       assert.deepEqual(values(unit(r, 'rackboot-etcd-gateway.service')?.content, 'ExecStart'), [
-        '/opt/bin/etcd gateway start --listen-addr=127.0.0.1:2379 --endpoints=10.20.0.31:2379',
+        '/opt/bin/etcd grpc-proxy start --listen-addr=127.0.0.1:2379 --endpoints=https://10.20.0.31:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/client.crt --key=/etc/rackboot/etcd/client.key',
       ]);
+      assert.equal(file(r, '/etc/rackboot/etcd/client.key')?.permissions, '0600', id);
+      assert.equal(file(r, '/etc/rackboot/etcd/server.key'), undefined, id);
     }
   });
 
   it('production: central machines are the members, workers gateway to all three', () => {
-    const cluster = 'c1=http://10.20.0.51:2380,c2=http://10.20.0.52:2380,c3=http://10.20.0.53:2380';
+    const cluster = 'c1=https://10.20.0.51:2380,c2=https://10.20.0.52:2380,c3=https://10.20.0.53:2380';
     const tokens = new Set<string>();
     for (const name of ['c1', 'c2', 'c3']) {
       const e = env(unit(byId(`production-central-${name}`), 'rackboot-etcd.service')?.content);
@@ -336,7 +345,7 @@ describe('role cloud-configs: structure', () => {
       const r = byId(`production-worker-${name}`);
       assert.equal(unit(r, 'rackboot-etcd.service'), undefined);
       assert.deepEqual(values(unit(r, 'rackboot-etcd-gateway.service')?.content, 'ExecStart'), [
-        '/opt/bin/etcd gateway start --listen-addr=127.0.0.1:2379 --endpoints=10.20.0.51:2379,10.20.0.52:2379,10.20.0.53:2379',
+        '/opt/bin/etcd grpc-proxy start --listen-addr=127.0.0.1:2379 --endpoints=https://10.20.0.51:2379,https://10.20.0.52:2379,https://10.20.0.53:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/client.crt --key=/etc/rackboot/etcd/client.key',
       ]);
     }
   });
@@ -344,7 +353,7 @@ describe('role cloud-configs: structure', () => {
   it('dev: Docker on its local socket only, no etcd', () => {
     const r = byId('dev-d1');
     assert.deepEqual(unit(r, 'docker.service'), { name: 'docker.service', command: 'start' });
-    assert.doesNotMatch(r.text, /rackboot-etcd|\/opt\/bin\/etcd|ETCD_|docker-tcp|2375/);
+    assert.doesNotMatch(r.text, /rackboot-etcd\.service|rackboot-etcd-gateway|\/etc\/rackboot\/etcd|\/opt\/bin\/etcd|ETCD_|docker-tcp|2375/);
     assert.equal(r.context.etcd, null);
   });
 
@@ -401,7 +410,7 @@ describe('role cloud-configs: negative cases', () => {
     const twoSmall = SAMPLE_INVENTORY.filter((m) => m.name !== 's3');
     assert.throws(() => sampleContext(sampleMachine('s1'), 'memory', twoSmall), /small has 2 members; etcd needs at least 3 for fault tolerance\./);
     const fourSmall = [...SAMPLE_INVENTORY, { name: 's4', ip: '10.20.0.14', role: 'small' }];
-    const result = computeEtcd({ machine: sampleMachine('s1'), inventory: fourSmall, clusterName: 'lab', binaryUrl: SAMPLE.binaryUrl });
+    const result = computeEtcd({ machine: sampleMachine('s1'), inventory: fourSmall, clusterName: 'lab', binaryUrl: SAMPLE.binaryUrl, etcdctlUrl: SAMPLE.binaryUrl, credentials: () => ({ caCert: 'CA', cert: 'CERT', key: 'KEY' }) });
     assert.ok(result.ok);
     assert.deepEqual(result.warnings, ['small has 4 members; an even count adds no fault tolerance (4 members survive 1 failure, as 3 do), so use 3 or 5.']);
     const twoCentral = SAMPLE_INVENTORY.filter((m) => m.name !== 'c2');
@@ -421,9 +430,11 @@ describe('role cloud-configs: helper scripts', () => {
   for (const r of renders) for (const f of r.doc.write_files) if (f.path.startsWith('/opt/rackboot/bin/')) scripts.set(f.path, f.content);
 
   it('the same script text in every render that carries it', () => {
-    for (const r of renders) for (const f of r.doc.write_files) if (scripts.has(f.path)) assert.equal(f.content, scripts.get(f.path), `${r.id} ${f.path}`);
+    // the etcd health check names the machine's own address: the one script that differs
+    const fixed = (path: string) => scripts.has(path) && path !== '/opt/rackboot/bin/rackboot-etcd-health';
+    for (const r of renders) for (const f of r.doc.write_files) if (fixed(f.path)) assert.equal(f.content, scripts.get(f.path), `${r.id} ${f.path}`);
     assert.deepEqual([...scripts.keys()].sort(), [
-      '/opt/rackboot/bin/rackboot-callback', '/opt/rackboot/bin/rackboot-fetch', '/opt/rackboot/bin/rackboot-install', '/opt/rackboot/bin/rackboot-ready',
+      '/opt/rackboot/bin/rackboot-callback', '/opt/rackboot/bin/rackboot-etcd-health', '/opt/rackboot/bin/rackboot-fetch', '/opt/rackboot/bin/rackboot-install', '/opt/rackboot/bin/rackboot-ready',
     ]);
   });
 
@@ -486,6 +497,9 @@ describe('role cloud-configs: helper scripts against a local HTTP server', () =>
     }
     mkdirSync(join(dir, 'etc'), { recursive: true });
     writeFileSync(join(dir, 'etc/callback-url'), `${base}/callback/tok-s1`);
+    // the rendered health check runs etcdctl against real etcd (test/real/etcd-cluster.test.ts); here
+    // a stand-in answers what the local server's /health says, to drive rackboot-ready's loop
+    writeFileSync(join(dir, 'bin', 'rackboot-etcd-health'), `#!/bin/sh\n/usr/bin/curl -fsS ${base}/health | grep -q '"health":"true"'\n`);
   });
   after(async () => {
     if (skip) return;

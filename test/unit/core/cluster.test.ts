@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { clusterToken, computeEtcd, faultTolerance, type ClusterMachine, type EtcdResult } from '../../../server/core/cluster.js';
+import { clusterToken, computeEtcd, faultTolerance, type ClusterMachine, type EtcdCertificateRequest, type EtcdResult } from '../../../server/core/cluster.js';
 import type { EtcdContext } from '../../../server/core/render-context.js';
 
 const BINARY = 'http://10.0.0.2:8080/assets/etcd/etcd';
@@ -10,8 +10,22 @@ function nodes(role: string, count: number, base = 10): ClusterMachine[] {
   return Array.from({ length: count }, (_, i) => ({ name: `${role.slice(0, 1)}${i + 1}`, ip: `10.0.0.${base + i + 1}`, role }));
 }
 
+const ETCDCTL = 'http://10.0.0.2:8080/assets/etcd/etcdctl';
+const issued: EtcdCertificateRequest[] = [];
+/** A fake CA: the PEM texts name the request, so a test sees which certificate a machine got. */
+function fakeCredentials(request: EtcdCertificateRequest) {
+  issued.push(request);
+  return { caCert: 'CA', cert: `CERT ${request.kind} ${request.holder}`, key: `KEY ${request.kind} ${request.holder}` };
+}
+
 function run(machine: ClusterMachine, inventory: readonly ClusterMachine[], clusterName = 'rack1'): EtcdResult {
-  return computeEtcd({ machine, inventory, clusterName, binaryUrl: BINARY });
+  return computeEtcd({ machine, inventory, clusterName, binaryUrl: BINARY, etcdctlUrl: ETCDCTL, credentials: fakeCredentials });
+}
+
+/** The fields the static-bootstrap tests compare (environment, files and commands have their own tests). */
+function core(etcd: EtcdContext) {
+  const { member, name, initialCluster, token, state, peerUrl, clientUrl, endpoints, binaryUrl } = etcd;
+  return { member, name, initialCluster, token, state, peerUrl, clientUrl, endpoints, binaryUrl };
 }
 
 function ok(result: EtcdResult): { etcd: EtcdContext; warnings: string[] } {
@@ -34,11 +48,11 @@ function reorder<T>(items: readonly T[], by: number): T[] {
 describe('computeEtcd: dev and machines without a role', () => {
   it('dev has no etcd, whatever the inventory holds', () => {
     const result = run({ name: 'd1', ip: null, role: 'dev' }, []);
-    assert.deepEqual(result, { ok: true, etcd: null, warnings: [] });
+    assert.deepEqual(result, { ok: true, etcd: null, warnings: [], plan: null });
   });
 
   it('a machine without a role has no etcd (it gets the default cloud-config)', () => {
-    assert.deepEqual(run({ name: 'x', ip: '10.0.0.9', role: null }, []), { ok: true, etcd: null, warnings: [] });
+    assert.deepEqual(run({ name: 'x', ip: '10.0.0.9', role: null }, []), { ok: true, etcd: null, warnings: [], plan: null });
   });
 
   it('an unknown role is an error that lists the roles', () => {
@@ -53,15 +67,15 @@ describe('computeEtcd: small', () => {
   it('every small machine is a member; static bootstrap URLs, cluster, endpoints and state', () => {
     const { etcd, warnings } = ok(run(three[1] as ClusterMachine, three));
     assert.deepEqual(warnings, []);
-    assert.deepEqual(etcd, {
+    assert.deepEqual(core(etcd), {
       member: true,
       name: 's2',
-      initialCluster: 's1=http://10.0.0.11:2380,s2=http://10.0.0.12:2380,s3=http://10.0.0.13:2380',
+      initialCluster: 's1=https://10.0.0.11:2380,s2=https://10.0.0.12:2380,s3=https://10.0.0.13:2380',
       token: etcd.token,
       state: 'new',
-      peerUrl: 'http://10.0.0.12:2380',
-      clientUrl: 'http://10.0.0.12:2379',
-      endpoints: '10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379',
+      peerUrl: 'https://10.0.0.12:2380',
+      clientUrl: 'https://10.0.0.12:2379',
+      endpoints: 'https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379',
       binaryUrl: BINARY,
     });
     assert.match(etcd.token, /^rackboot-rack1-small-[0-9a-f]{10}$/);
@@ -73,12 +87,12 @@ describe('computeEtcd: small', () => {
       { name: 'alpha', ip: '10.0.0.100', role: 'small' },
       { name: 'mid', ip: '10.0.0.20', role: 'small' },
     ];
-    const expected = 'zeta=http://10.0.0.9:2380,mid=http://10.0.0.20:2380,alpha=http://10.0.0.100:2380';
+    const expected = 'zeta=https://10.0.0.9:2380,mid=https://10.0.0.20:2380,alpha=https://10.0.0.100:2380';
     for (let by = 0; by < 3; by++) {
       for (const m of machines) {
         const { etcd } = ok(run(m, reorder(machines, by)));
         assert.equal(etcd.initialCluster, expected);
-        assert.equal(etcd.endpoints, '10.0.0.9:2379,10.0.0.20:2379,10.0.0.100:2379');
+        assert.equal(etcd.endpoints, 'https://10.0.0.9:2379,https://10.0.0.20:2379,https://10.0.0.100:2379');
       }
     }
   });
@@ -87,7 +101,7 @@ describe('computeEtcd: small', () => {
     const { etcd } = ok(run({ name: 's3', ip: '10.0.0.13', role: 'small' }, three.slice(0, 2)));
     assert.equal(etcd.initialCluster.split(',').length, 3);
     const stale = [...three.slice(0, 2), { name: 's3', ip: '10.0.0.99', role: 'dev' }];
-    assert.equal(ok(run({ name: 's3', ip: '10.0.0.13', role: 'small' }, stale)).etcd.peerUrl, 'http://10.0.0.13:2380');
+    assert.equal(ok(run({ name: 's3', ip: '10.0.0.13', role: 'small' }, stale)).etcd.peerUrl, 'https://10.0.0.13:2380');
   });
 
   it('machines of other roles are not members', () => {
@@ -145,20 +159,20 @@ describe('computeEtcd: test', () => {
     const member = ok(run(inventory[2] as ClusterMachine, inventory)).etcd;
     assert.equal(member.member, true);
     assert.equal(member.name, 'ta');
-    assert.equal(member.initialCluster, 'ta=http://10.0.0.31:2380');
-    assert.equal(member.peerUrl, 'http://10.0.0.31:2380');
+    assert.equal(member.initialCluster, 'ta=https://10.0.0.31:2380');
+    assert.equal(member.peerUrl, 'https://10.0.0.31:2380');
     for (const gateway of [inventory[0], inventory[1]] as ClusterMachine[]) {
       const { etcd, warnings } = ok(run(gateway, reorder(inventory, 1)));
       assert.deepEqual(warnings, []);
-      assert.deepEqual(etcd, {
+      assert.deepEqual(core(etcd), {
         member: false,
         name: '',
-        initialCluster: 'ta=http://10.0.0.31:2380',
+        initialCluster: '',
         token: member.token,
         state: 'new',
         peerUrl: '',
         clientUrl: '',
-        endpoints: '10.0.0.31:2379',
+        endpoints: 'https://10.0.0.31:2379',
         binaryUrl: BINARY,
       });
     }
@@ -168,7 +182,7 @@ describe('computeEtcd: test', () => {
   it('a lone test machine is its own member; test machines without an IP do not take part', () => {
     assert.equal(ok(run({ name: 'tz', ip: '10.0.0.99', role: 'test' }, [])).etcd.member, true);
     const withUnaddressed = [...inventory, { name: 't0', ip: null, role: 'test' }];
-    assert.equal(ok(run(inventory[0] as ClusterMachine, withUnaddressed)).etcd.endpoints, '10.0.0.31:2379');
+    assert.equal(ok(run(inventory[0] as ClusterMachine, withUnaddressed)).etcd.endpoints, 'https://10.0.0.31:2379');
   });
 
   it('the rendered test machine needs its own reserved IP', () => {
@@ -196,14 +210,14 @@ describe('computeEtcd: production', () => {
   it('central machines are members; workers are gateways to all of them; one token for the cluster', () => {
     const central = ok(run(centrals[0] as ClusterMachine, inventory)).etcd;
     assert.equal(central.member, true);
-    assert.equal(central.initialCluster, 'p1=http://10.0.0.51:2380,p2=http://10.0.0.52:2380,p3=http://10.0.0.53:2380');
+    assert.equal(central.initialCluster, 'p1=https://10.0.0.51:2380,p2=https://10.0.0.52:2380,p3=https://10.0.0.53:2380');
     assert.match(central.token, /^rackboot-rack1-production-[0-9a-f]{10}$/);
     const worker = ok(run(workers[1] as ClusterMachine, reorder(inventory, 2))).etcd;
     assert.equal(worker.member, false);
     assert.equal(worker.name, '');
     assert.equal(worker.peerUrl, '');
-    assert.equal(worker.endpoints, '10.0.0.51:2379,10.0.0.52:2379,10.0.0.53:2379');
-    assert.equal(worker.initialCluster, central.initialCluster);
+    assert.equal(worker.endpoints, 'https://10.0.0.51:2379,https://10.0.0.52:2379,https://10.0.0.53:2379');
+    assert.equal(worker.initialCluster, '');
     assert.equal(worker.token, central.token);
   });
 
@@ -268,16 +282,57 @@ describe('computeEtcd: token and inputs', () => {
   });
 
   it('refuses a cluster name or binary URL that would be unsafe in a unit file', () => {
-    assert.deepEqual(errors(computeEtcd({ machine: three[0] as ClusterMachine, inventory: three, clusterName: 'Rack 1', binaryUrl: BINARY })), [
+    assert.deepEqual(errors(computeEtcd({ machine: three[0] as ClusterMachine, inventory: three, clusterName: 'Rack 1', binaryUrl: BINARY, etcdctlUrl: ETCDCTL, credentials: fakeCredentials })), [
       'The cluster name "Rack 1" must be 1 to 42 lower-case letters, digits or hyphens; it names the etcd bootstrap token.',
     ]);
     for (const url of ['ftp://x/etcd', 'http://x/etcd%20v3', 'http://x/$HOME/etcd', 'http://x/a b', 'http://x/"etcd"', 'http://x/a;b', "http://x/a'b", 'http://x/a\nb', '']) {
-      const result = computeEtcd({ machine: three[0] as ClusterMachine, inventory: three, clusterName: 'rack1', binaryUrl: url });
+      const result = computeEtcd({ machine: three[0] as ClusterMachine, inventory: three, clusterName: 'rack1', binaryUrl: url, etcdctlUrl: ETCDCTL, credentials: fakeCredentials });
       assert.match(errors(result).join('\n'), /The etcd binary URL .* must be an http\(s\) URL/, JSON.stringify(url));
     }
   });
 
   it('fault tolerance is size - (floor(size/2) + 1)', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map(faultTolerance), [0, 0, 1, 1, 2, 2, 3, 3, 4]);
+  });
+});
+
+describe('computeEtcd: the settings object', () => {
+  const three = nodes('production-central', 3, 50);
+  const worker: ClusterMachine = { name: 'w1', ip: '10.0.0.61', role: 'production-worker' };
+
+  it('a member: TLS environment, its own certificate files (key 0600), the health check over TLS', () => {
+    issued.length = 0;
+    const { etcd } = ok(run(three[0] as ClusterMachine, three));
+    const env = Object.fromEntries(etcd.environment.map((v) => [v.name, v.value]));
+    assert.equal(env.ETCD_INITIAL_CLUSTER_STATE, 'new');
+    assert.equal(env.ETCD_LISTEN_CLIENT_URLS, 'https://10.0.0.51:2379,https://127.0.0.1:2379');
+    assert.equal(env.ETCD_CLIENT_CERT_AUTH, 'true');
+    assert.equal(env.ETCD_PEER_CLIENT_CERT_AUTH, 'true');
+    assert.deepEqual(etcd.files.map((f) => [f.path, f.permissions, f.content]), [
+      ['/etc/rackboot/etcd/ca.crt', '0644', 'CA'],
+      ['/etc/rackboot/etcd/server.crt', '0644', 'CERT member p1'],
+      ['/etc/rackboot/etcd/server.key', '0600', 'KEY member p1'],
+    ]);
+    assert.deepEqual(issued, [{ kind: 'member', holder: 'p1', commonName: 'p1', dnsNames: ['p1', 'localhost'], ips: ['10.0.0.51', '127.0.0.1'] }]);
+    assert.equal(etcd.healthCommand, '/opt/bin/etcdctl --endpoints=https://10.0.0.51:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/server.crt --key=/etc/rackboot/etcd/server.key --command-timeout=5s endpoint health');
+  });
+
+  it('a proxy: grpc-proxy to every member with a client certificate without a Common Name', () => {
+    issued.length = 0;
+    const { etcd } = ok(run(worker, [...three, worker]));
+    assert.equal(etcd.command, '/opt/bin/etcd grpc-proxy start --listen-addr=127.0.0.1:2379 --endpoints=https://10.0.0.51:2379,https://10.0.0.52:2379,https://10.0.0.53:2379 --cacert=/etc/rackboot/etcd/ca.crt --cert=/etc/rackboot/etcd/client.crt --key=/etc/rackboot/etcd/client.key');
+    assert.deepEqual(etcd.environment, []);
+    assert.deepEqual(issued, [{ kind: 'client', holder: 'w1', commonName: '', dnsNames: ['w1'], ips: ['10.0.0.61'] }]);
+  });
+
+  it('the membership decision sets the state and the initial cluster; a full role renders a proxy', () => {
+    const membership = { state: 'existing' as const, member: true, initialCluster: [{ name: 'p1', ip: '10.0.0.51' }, { name: 'p4', ip: '10.0.0.54' }] };
+    const joined = computeEtcd({ machine: { name: 'p4', ip: '10.0.0.54', role: 'production-central' }, inventory: three, clusterName: 'rack1', binaryUrl: BINARY, etcdctlUrl: ETCDCTL, credentials: fakeCredentials, membership });
+    const { etcd } = ok(joined);
+    assert.equal(etcd.state, 'existing');
+    assert.equal(etcd.initialCluster, 'p1=https://10.0.0.51:2380,p4=https://10.0.0.54:2380');
+    const full = computeEtcd({ machine: three[0] as ClusterMachine, inventory: three, clusterName: 'rack1', binaryUrl: BINARY, etcdctlUrl: ETCDCTL, credentials: fakeCredentials, membership: { state: 'existing', member: false, initialCluster: [] } });
+    assert.equal(ok(full).etcd.member, false);
+    assert.match(ok(full).etcd.command, /grpc-proxy start/);
   });
 });

@@ -11,7 +11,8 @@ import { fileEntry, manifest, MemoryAssetIndex } from '../../helpers/install.js'
 import { testProvisioner } from '../../helpers/provisioner.js';
 
 const ETCD = 'an etcd binary';
-const MIRROR = new MemoryAssetIndex([manifest('etcd', 'v3.5.17', { etcd: ETCD })]);
+// the member's etcd and the etcdctl its ready unit's health check runs (docs/etcd.md)
+const MIRROR = new MemoryAssetIndex([manifest('etcd', 'v3.5.17', { etcd: ETCD, etcdctl: 'an etcdctl binary' })]);
 const SMALL = [
   { name: 's1', mac: '52:54:00:99:00:11', ip: '10.99.0.11' },
   { name: 's2', mac: '52:54:00:99:00:12', ip: '10.99.0.12' },

@@ -21,7 +21,7 @@ function machines(role: Role, count: number, subnet: number, first = 1): Cluster
 }
 
 function etcd(machine: ClusterMachine, inventory: readonly ClusterMachine[]) {
-  return computeEtcd({ machine, inventory, clusterName: 'rack1', binaryUrl: BINARY });
+  return computeEtcd({ machine, inventory, clusterName: 'rack1', binaryUrl: BINARY, etcdctlUrl: 'http://10.0.0.2:8080/assets/etcd/etcdctl', credentials: () => ({ caCert: 'CA', cert: 'CERT', key: 'KEY' }) });
 }
 
 describe('the role table', () => {
@@ -115,7 +115,7 @@ describe('the role table drives computeEtcd', () => {
 
   it('roles without a cluster get no etcd', () => {
     for (const r of ROLE_TABLE.filter((s) => s.cluster === null)) {
-      assert.deepEqual(etcd(machines(r.name, 1, 1)[0] as ClusterMachine, []), { ok: true, etcd: null, warnings: [] }, r.name);
+      assert.deepEqual(etcd(machines(r.name, 1, 1)[0] as ClusterMachine, []), { ok: true, etcd: null, warnings: [], plan: null }, r.name);
     }
   });
 

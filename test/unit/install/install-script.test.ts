@@ -112,7 +112,7 @@ describe('install.sh: rendered for every role', () => {
       assert.match(byId(id).text, /kubeadm init --config \/etc\/rackboot\/kubeadm\.yaml --upload-certs/, id);
     }
     assert.match(yaml('production-central-c1'), /controlPlaneEndpoint: "10\.99\.0\.51:6443"/);
-    assert.match(yaml('production-central-c1'), /external:\n {4}endpoints:\n {6}- http:\/\/10\.99\.0\.51:2379\n {6}- http:\/\/10\.99\.0\.52:2379\n {6}- http:\/\/10\.99\.0\.53:2379/);
+    assert.match(yaml('production-central-c1'), /external:\n {4}endpoints:\n {6}- https:\/\/10\.99\.0\.51:2379\n {6}- https:\/\/10\.99\.0\.52:2379\n {6}- https:\/\/10\.99\.0\.53:2379\n {4}caFile: \/etc\/rackboot\/etcd\/ca\.crt\n {4}certFile: \/etc\/rackboot\/etcd\/server\.crt\n {4}keyFile: \/etc\/rackboot\/etcd\/server\.key/);
     for (const id of ['production-central-c2', 'small-s2']) {
       assert.match(yaml(id), /kind: JoinConfiguration[\s\S]*controlPlane:[\s\S]*certificateKey: "f{64}"/, id);
       assert.ok(!files(byId(id)).some((f) => f.path.startsWith('/etc/kubernetes/pki')), `${id} gets the certificates from the cluster`);
