@@ -18,7 +18,8 @@ import { fileEntry, installProvisioner, manifest, sampleAssets } from '../../hel
 const GOLDEN = join(import.meta.dirname, '..', '..', 'fixtures', 'golden', 'install');
 const ETCD = 'the etcd binary of the install mirror';
 const sample = sampleAssets();
-const etcdManifest = manifest('etcd', 'v3.5.17', { etcd: ETCD });
+// etcd and the etcdctl a member's health check runs (docs/etcd.md)
+const etcdManifest = manifest('etcd', 'v3.5.17', { etcd: ETCD, etcdctl: 'an etcdctl binary' });
 const assets: AssetIndex = { manifest: (kind, version) => (kind === 'etcd' && version === 'v3.5.17' ? etcdManifest : sample.manifest(kind, version)) };
 
 function render(name: string, withEtcd = true) {
