@@ -4,19 +4,19 @@
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { AssetImportError, DirectoryAssetIndex, importAssets, listAssets } from '../assets/mirror.js';
+import { worksRemotely } from './backend.js';
 import { confirmOrExit } from './confirm.js';
+import type { CliContext } from './context.js';
 import { formatTable } from './format.js';
-import type { Config } from '../config/config.js';
+import { findAll, printJson } from './inventory.js';
+import { startProgress } from './progress.js';
 import type { Provisioner } from '../core/provisioner.js';
 import type { Machine } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import { ensureKubernetesSecrets } from '../install/kube-pki.js';
 import { loadInstallTemplate } from '../install/templates.js';
 
-export interface InstallCliContext {
-  config(): Config;
-  withProvisioner<T>(work: (provisioner: Provisioner) => T): T;
-}
+export type InstallCliContext = Pick<CliContext, 'config' | 'withProvisioner' | 'backend'>;
 
 function size(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -38,14 +38,25 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .command('import')
     .description('import <kind>/<version>/ folders from a directory or tarball: checked against their checksums, then renamed into place')
     .argument('<source>', 'a directory or a .tar[.gz|.bz2|.xz] holding <kind>/<version>/...')
-    .action(async (source: string) => {
+    .option('--json', 'print the imported versions as JSON')
+    .action(async (source: string, options: { json?: boolean }) => {
       const config = ctx.config();
+      const progress = startProgress('assets import', 0, { json: options.json === true, unit: 'bytes' });
       let imported;
       try {
-        imported = await importAssets(resolve(source), config.boot.assetsDir);
+        imported = await importAssets(resolve(source), config.boot.assetsDir, new Date(), (copied, total, file) => {
+          progress.setTotal(total);
+          progress.update(copied, file);
+        });
       } catch (error) {
+        progress.finish('failed');
         if (error instanceof AssetImportError) throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', error.message, { details: error.problems });
         throw error;
+      }
+      progress.finish(`${imported.length} version(s) checked`);
+      if (options.json) {
+        printJson(imported);
+        return;
       }
       for (const v of imported) {
         process.stdout.write(`${v.status === 'imported' ? 'imported' : 'unchanged'} ${v.kind}/${v.version}: ${v.files} files, ${size(v.bytes)}\n`);
@@ -59,7 +70,7 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .action((options: { json?: boolean }) => {
       const list = listAssets(ctx.config().boot.assetsDir);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        printJson(list);
         return;
       }
       process.stdout.write(
@@ -70,21 +81,24 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
       );
     });
 
-  program
-    .command('reprovision')
+  worksRemotely(program.command('reprovision'))
     .description('send installed machines back: their next PXE boot installs again, and the install script may overwrite their disk')
     .argument('<machines...>', 'names, MACs or IPs')
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
-    .action(async (refs: string[], options: { yes?: boolean }) => {
-      const names = ctx.withProvisioner((p) => findMachines(p, refs).map((m) => m.name));
+    .option('--json', 'print the updated machines as JSON')
+    .action(async (refs: string[], options: { yes?: boolean; json?: boolean }) => {
+      const backend = ctx.backend();
+      const names = (await findAll(backend, refs)).map((m) => m.name);
       await confirmOrExit(`Reprovision ${names.join(', ')}? The next PXE boot installs again and may overwrite the disk.`, options.yes);
-      ctx.withProvisioner((p) => {
-        for (const machine of findMachines(p, refs)) {
-          const updated = p.reprovision(machine, 'requested with rackboot reprovision');
-          const next = updated.role === null ? 'the boot menu' : updated.bootMode === 'install' ? `installs ${updated.role}, overwriting its disk` : `boots ${updated.role} in memory`;
-          process.stdout.write(`${updated.name}: ${updated.state}; its next PXE boot ${next}\n`);
-        }
-      });
+      const updated = [];
+      for (const name of names) {
+        const machine = await backend.reprovision(name);
+        updated.push(machine);
+        if (options.json) continue;
+        const next = machine.role === null ? 'the boot menu' : machine.bootMode === 'install' ? `installs ${machine.role}, overwriting its disk` : `boots ${machine.role} in memory`;
+        process.stdout.write(`${machine.name}: ${machine.state}; its next PXE boot ${next}\n`);
+      }
+      if (options.json) printJson(updated);
     });
 
   program
@@ -92,7 +106,8 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .description("print a machine's install script as it would be served now (nothing is written)")
     .argument('<machine>', 'name, MAC or IP')
     .addOption(new Option('--dry-run', 'the plan-only variant (the script prints and reports its plan, writes nothing)'))
-    .action((ref: string, options: { dryRun?: boolean }) => {
+    .option('--json', 'print {"machine", "dryRun", "script"} as JSON')
+    .action((ref: string, options: { dryRun?: boolean; json?: boolean }) => {
       const config = ctx.config();
       const text = ctx.withProvisioner((p) => {
         const [machine] = findMachines(p, [ref]);
@@ -105,8 +120,9 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
         });
         const rendered = p.renderInstallScript(machine as Machine, machine?.bootToken ?? 'PREVIEW-TOKEN', { dryRun: options.dryRun ?? false });
         if (!rendered.ok) throw new RackbootError('RACKBOOT_ERR_RENDER', `${ref}: the install script cannot be rendered`, { details: rendered.errors });
-        return rendered.text;
+        return { machine: (machine as Machine).name, text: rendered.text };
       });
-      process.stdout.write(text);
+      if (options.json) printJson({ machine: text.machine, dryRun: options.dryRun === true, script: text.text });
+      else process.stdout.write(text.text);
     });
 }
