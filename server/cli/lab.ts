@@ -4,10 +4,11 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_LAB_DIR, LabError, labDown, labUp, nextSteps } from '../lab/rack.js';
+import { startProgress, type ProgressStream } from './progress.js';
 
 export interface LabCliDeps {
   readonly stdout?: { write(s: string): unknown };
-  readonly stderr?: { write(s: string): unknown };
+  readonly stderr?: ProgressStream;
   readonly setExitCode?: (code: number) => void;
   /** Default: process.getuid() === 0. */
   readonly isRoot?: () => boolean;
@@ -42,7 +43,8 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
     .requiredOption('--nodes <n>', 'number of blades (1-32)')
     .option('--dir <dir>', 'lab directory: state, config, logs', DEFAULT_LAB_DIR)
     .option('--menu-timeout <seconds>', 'seconds before the boot menu picks dev-memory', '5')
-    .action(async (options: { nodes: string; dir: string; menuTimeout: string }) => {
+    .option('--json', 'print the lab state as JSON (the step log goes to stderr)')
+    .action(async (options: { nodes: string; dir: string; menuTimeout: string; json?: boolean }) => {
       if (!requireRoot()) return;
       const nodes = Number(options.nodes);
       const menuTimeoutSeconds = Number(options.menuTimeout);
@@ -51,10 +53,25 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
         setExitCode(EXIT_USAGE);
         return;
       }
+      const progress = startProgress('lab up', nodes + 3, { stream: stderr, json: options.json === true });
+      // on a terminal the step log goes above the bar; elsewhere the step log (one line a step) is the progress
+      const logLine = (line: string) => (stderr.isTTY ? progress.log(line) : (options.json ? stderr : stdout).write(`${line}\n`));
       try {
-        const state = await labUp({ nodes, dir: options.dir, menuTimeoutSeconds, log: (line) => stdout.write(`${line}\n`) });
-        stdout.write(`\n${nextSteps(state)}\n`);
+        const state = await labUp({
+          nodes,
+          dir: options.dir,
+          menuTimeoutSeconds,
+          log: logLine,
+          progress: (done, total, step) => {
+            progress.setTotal(total);
+            if (stderr.isTTY) progress.update(done, step);
+          },
+        });
+        if (stderr.isTTY) progress.finish(`${nodes} blade(s) up`);
+        if (options.json) stdout.write(`${JSON.stringify(state, null, 2)}\n`);
+        else stdout.write(`\n${nextSteps(state)}\n`);
       } catch (error) {
+        if (stderr.isTTY) progress.finish('failed');
         fail(error);
       }
     });
@@ -63,11 +80,13 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
     .command('down')
     .description('stop every lab process by PID and delete the lab namespaces (idempotent)')
     .option('--dir <dir>', 'lab directory', DEFAULT_LAB_DIR)
-    .action(async (options: { dir: string }) => {
+    .option('--json', 'print {"stopped", "namespaces"} as JSON')
+    .action(async (options: { dir: string; json?: boolean }) => {
       if (!requireRoot()) return;
       try {
-        const result = await labDown(options.dir, (line) => stdout.write(`${line}\n`));
-        if (result.stopped === 0 && result.namespaces.length === 0) stdout.write('lab down: nothing to do\n');
+        const result = await labDown(options.dir, (line) => (options.json ? stderr : stdout).write(`${line}\n`));
+        if (options.json) stdout.write(`${JSON.stringify({ stopped: result.stopped, namespaces: result.namespaces })}\n`);
+        else if (result.stopped === 0 && result.namespaces.length === 0) stdout.write('lab down: nothing to do\n');
       } catch (error) {
         fail(error);
       }

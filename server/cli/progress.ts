@@ -26,6 +26,8 @@ export interface Progress {
   update(done: number, note?: string): void;
   /** The work grew or shrank (a total known only later). */
   setTotal(total: number): void;
+  /** A line of its own (a step's log): printed above the bar on a terminal, as is elsewhere. */
+  log(line: string): void;
   /** The last line: the summary (or how it failed). */
   finish(summary?: string): void;
 }
@@ -35,7 +37,7 @@ const LINE_INTERVAL_MS = 5000;
 const LINE_STEP_PERCENT = 10;
 const BAR_WIDTH = 24;
 
-const SILENT: Progress = { update: () => undefined, setTotal: () => undefined, finish: () => undefined };
+const SILENT: Progress = { update: () => undefined, setTotal: () => undefined, log: () => undefined, finish: () => undefined };
 
 export function startProgress(label: string, total: number, options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
@@ -90,6 +92,14 @@ export function startProgress(label: string, total: number, options: ProgressOpt
     },
     setTotal(value) {
       all = Math.max(0, value);
+    },
+    log(line) {
+      if (tty && drawn && !finished) {
+        stream.write(`\r\x1b[K${oneLine(line)}\n`);
+        drawBar();
+      } else {
+        stream.write(`${oneLine(line)}\n`);
+      }
     },
     finish(summary) {
       if (finished) return;
