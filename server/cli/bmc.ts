@@ -194,7 +194,14 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
       names = page;
       if (names.length === 0) throw new UsageError('no machine can be powered by the server (none has a known BMC, or the server has no power driver)');
     } else {
-      names = [...refs];
+      // as locally: every name is checked before any machine is powered
+      const found = await Promise.all(refs.map((ref) => remoteBackend(server).machine(ref).then((m) => m.name, (error: unknown) => {
+        if (error instanceof RackbootError && error.code === 'RACKBOOT_ERR_NOT_FOUND') return null;
+        throw error;
+      })));
+      const problems = refs.filter((_ref, i) => found[i] === null).map((ref) => `${ref}: no machine by that name, MAC or IP`);
+      if (problems.length > 0) throw new UsageError('cannot power these', problems);
+      names = [...new Set(found as string[])];
     }
     const progress = startProgress(`power ${action}`, names.length, { stream: stderr, env, json: options.json, now: clock });
     let finished = 0;

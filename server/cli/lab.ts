@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_LAB_DIR, LabError, labDown, labUp, nextSteps } from '../lab/rack.js';
+import { CliError, reportFailure } from './errors-out.js';
 import { startProgress, type ProgressStream } from './progress.js';
 
 export interface LabCliDeps {
@@ -23,15 +24,16 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
   const setExitCode = deps.setExitCode ?? ((code: number) => void (process.exitCode = code));
   const isRoot = deps.isRoot ?? (() => process.getuid?.() === 0);
 
-  const fail = (error: unknown): void => {
-    const code = error instanceof LabError ? error.exitCode : EXIT_FAILED;
-    stderr.write(`rackboot lab: ${(error as Error).message}\n`);
+  /** Text, or with --json the one-line JSON error every command prints (errors-out.ts). */
+  const report = (message: string, code: number, json: boolean | undefined): void => {
+    if (json) reportFailure(new CliError(message, code), true, stderr);
+    else stderr.write(`rackboot lab: ${message}\n`);
     setExitCode(code);
   };
-  const requireRoot = (): boolean => {
+  const fail = (error: unknown, json?: boolean): void => report((error as Error).message, error instanceof LabError ? error.exitCode : EXIT_FAILED, json);
+  const requireRoot = (json?: boolean): boolean => {
     if (isRoot()) return true;
-    stderr.write('rackboot lab: needs root (it creates network namespaces, bridges and taps): run it with sudo\n');
-    setExitCode(EXIT_USAGE);
+    report('needs root (it creates network namespaces, bridges and taps): run it with sudo', EXIT_USAGE, json);
     return false;
   };
 
@@ -45,12 +47,11 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
     .option('--menu-timeout <seconds>', 'seconds before the boot menu picks dev-memory', '5')
     .option('--json', 'print the lab state as JSON (the step log goes to stderr)')
     .action(async (options: { nodes: string; dir: string; menuTimeout: string; json?: boolean }) => {
-      if (!requireRoot()) return;
+      if (!requireRoot(options.json)) return;
       const nodes = Number(options.nodes);
       const menuTimeoutSeconds = Number(options.menuTimeout);
       if (!Number.isInteger(menuTimeoutSeconds) || menuTimeoutSeconds < 1) {
-        stderr.write('rackboot lab: --menu-timeout must be a whole number of seconds >= 1\n');
-        setExitCode(EXIT_USAGE);
+        report('--menu-timeout must be a whole number of seconds >= 1', EXIT_USAGE, options.json);
         return;
       }
       const progress = startProgress('lab up', nodes + 3, { stream: stderr, json: options.json === true });
@@ -72,7 +73,7 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
         else stdout.write(`\n${nextSteps(state)}\n`);
       } catch (error) {
         if (stderr.isTTY) progress.finish('failed');
-        fail(error);
+        fail(error, options.json);
       }
     });
 
@@ -82,13 +83,13 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
     .option('--dir <dir>', 'lab directory', DEFAULT_LAB_DIR)
     .option('--json', 'print {"stopped", "namespaces"} as JSON')
     .action(async (options: { dir: string; json?: boolean }) => {
-      if (!requireRoot()) return;
+      if (!requireRoot(options.json)) return;
       try {
         const result = await labDown(options.dir, (line) => (options.json ? stderr : stdout).write(`${line}\n`));
         if (options.json) stdout.write(`${JSON.stringify({ stopped: result.stopped, namespaces: result.namespaces })}\n`);
         else if (result.stopped === 0 && result.namespaces.length === 0) stdout.write('lab down: nothing to do\n');
       } catch (error) {
-        fail(error);
+        fail(error, options.json);
       }
     });
 }

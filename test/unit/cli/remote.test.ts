@@ -4,7 +4,8 @@
  * both ways; token files, wrong tokens, a server that is down or silent end with their exit codes.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { loadConfigFile } from '../../../server/config/config.js';
 import { buildApp } from '../../../server/http/app.js';
+import { HttpListeners } from '../../../server/http/listeners.js';
 import { createLogger } from '../../../server/log.js';
 import { createProvisioner } from '../../../server/main.js';
 import { ApiTokenStore } from '../../../server/store/api-token-store.js';
@@ -132,6 +134,19 @@ describe('the same commands locally and through --server', () => {
     assert.equal(report.exitCode, 1);
   });
 
+  test('power through a server without a power driver: the server\'s code per machine, exit 1; off/cycle need --yes off a terminal', async () => {
+    const on = await remote(['power', 'on', 'node-10-99-0-11', '--json']);
+    assert.equal(on.code, 1, on.stderr);
+    const results = JSON.parse(on.stdout) as Array<{ machine: string; ok: boolean; code: string }>;
+    assert.deepEqual(results.map((r) => [r.machine, r.ok, r.code]), [['node-10-99-0-11', false, 'RACKBOOT_ERR_NO_POWER_DRIVER']]);
+    const unknown = await remote(['power', 'on', 'nope', 'node-10-99-0-11']);
+    assert.equal(unknown.code, 2, 'as locally: an unknown name is a usage error and nothing is powered');
+    assert.match(unknown.stderr, /nope: no machine by that name/);
+    const cycle = await remote(['power', 'cycle', 'node-10-99-0-11', '--json']);
+    assert.equal(cycle.code, 2);
+    assert.match(jsonError(cycle.stderr).error.message, /add --yes/);
+  });
+
   test('ip-plan through a server without a rule says so (exit 1, RACKBOOT_ERR_NO_IP_RULE); --rule is local only (exit 2)', async () => {
     const plan = await remote(['ip-plan', '--json']);
     assert.equal(plan.code, 1, plan.stderr);
@@ -224,6 +239,48 @@ describe('remote mode: tokens, refusals, failures', () => {
     assert.equal(built.stdout, source.stdout);
     const wrong = await rackbootAsync(['--server', url, 'assign', 'node-10-99-0-11', '--role', 'dev', '--json'], { built: true, env: { RACKBOOT_TOKEN: 'wrong' } });
     assert.equal(wrong.code, 4);
+  });
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('remote mode over HTTPS (http.tls)', { skip: hasOpenssl() ? false : 'openssl is not installed (apt-get install openssl)' }, () => {
+  test('the server\'s CA from --ca-file is trusted; without it the TLS failure is exit 3 and suggests --ca-file', async () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'rb-remote-tls-'));
+    const loaded = loadConfigFile(configFile);
+    assert.ok(loaded.config);
+    const { provisioner, close } = createProvisioner(loaded.config);
+    let tlsApp: FastifyInstance | undefined;
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(tlsDir, 'key.pem'), '-out', join(tlsDir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+      tlsApp = await buildApp({
+        provisioner,
+        assetsDir: join(dir, 'assets'),
+        firmwareDir: join(dir, 'tftp'),
+        logger: createLogger('silent'),
+        operator: { defaultMetrics: false },
+        listeners: new HttpListeners(undefined, { cert: readFileSync(join(tlsDir, 'cert.pem')), key: readFileSync(join(tlsDir, 'key.pem')) }),
+      });
+      await tlsApp.listen({ host: '127.0.0.1', port: 0 });
+      const httpsUrl = `https://127.0.0.1:${(tlsApp.server.address() as { port: number }).port}`;
+      const trusted = await rackbootAsync(['--server', httpsUrl, '--ca-file', join(tlsDir, 'cert.pem'), 'machines', 'list', '--json']);
+      assert.equal(trusted.code, 0, trusted.stderr);
+      assert.equal(trusted.stdout, (await local('machines', 'list', '--json')).stdout);
+      const untrusted = await rackbootAsync(['--server', httpsUrl, 'machines', 'list']);
+      assert.equal(untrusted.code, 3, untrusted.stderr);
+      assert.match(untrusted.stderr, /TLS: .*--ca-file/);
+    } finally {
+      await tlsApp?.close();
+      close();
+      rmSync(tlsDir, { recursive: true, force: true });
+    }
   });
 });
 
