@@ -57,6 +57,7 @@ export function registerLabCommands(program: Command, deps: LabCliDeps = {}): vo
       const progress = startProgress('lab up', nodes + 3, { stream: stderr, json: options.json === true });
       // on a terminal the step log goes above the bar; elsewhere the step log (one line a step) is the progress
       const logLine = (line: string) => (stderr.isTTY ? progress.log(line) : (options.json ? stderr : stdout).write(`${line}\n`));
+      if (stderr.isTTY) progress.update(0, 'test OS');
       try {
         const state = await labUp({
           nodes,
