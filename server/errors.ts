@@ -23,6 +23,13 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_BUSY: { status: 503, summary: 'too many connections of this kind: retry later' },
   RACKBOOT_ERR_TOO_MANY: { status: 400, summary: 'the selector matches more machines than a bulk action may touch' },
   RACKBOOT_ERR_TLS_REQUIRED: { status: 403, summary: 'this route is served over HTTPS only' },
+  // the CLI's own failures (docs/cli.md): never sent by the server, the status is nominal
+  RACKBOOT_ERR_USAGE: { status: 400, summary: 'the command line is wrong' },
+  RACKBOOT_ERR_FAILED: { status: 500, summary: 'the operation failed or found problems' },
+  RACKBOOT_ERR_LOCAL_ONLY: { status: 400, summary: 'this command works on the local data directory only, not with --server' },
+  RACKBOOT_ERR_TOKEN_FILE: { status: 400, summary: 'the API token file is missing, empty or readable by other users' },
+  RACKBOOT_ERR_UNREACHABLE: { status: 502, summary: 'the rackboot server could not be reached in time' },
+  RACKBOOT_ERR_REMOTE: { status: 502, summary: 'the rackboot server gave an answer the CLI cannot use' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

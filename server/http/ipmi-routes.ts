@@ -8,8 +8,9 @@ import { runIpPlan } from '../bmc/ip-plan.js';
 import type { BmcRegistry } from '../bmc/registry.js';
 import type { IpRule } from '../core/ip-policy.js';
 import type { IpPlanInventory } from '../bmc/ip-plan.js';
+import type { NewAuditEntry } from '../core/ports.js';
 import { bmcListQuery, bmcNext, PAGE_LIMITS } from './api-model.js';
-import { NO_TOKENS, requireApiToken, type ApiTokenVerifier } from './auth.js';
+import { apiActor, NO_TOKENS, requireApiToken, type ApiTokenVerifier } from './auth.js';
 
 export interface IpmiRoutesOptions {
   readonly bmcs: BmcRegistry;
@@ -18,6 +19,8 @@ export interface IpmiRoutesOptions {
   readonly rule: IpRule | null;
   readonly tokens?: ApiTokenVerifier;
   readonly now?: () => number;
+  /** Records an applied plan in the audit log (under the API token's name). */
+  readonly audit?: (entry: NewAuditEntry) => void;
 }
 
 const NO_RULE = 'no static-IP rule is configured: set ipmi.ipPlan in the config (see docs/ipmi.md)';
@@ -59,10 +62,12 @@ export async function ipmiRoutes(app: FastifyInstance, options: IpmiRoutesOption
   app.post(
     '/ip-plan/apply',
     { onRequest: auth, schema: { summary: 'apply the static-IP plan in one transaction (refused while it has conflicts)', tags: ['ipmi'], response: { 200: anyObject, 409: anyObject, 501: anyObject } } },
-    async (_request, reply) => {
+    async (request, reply) => {
       if (!options.rule) return reply.code(501).send({ error: NO_RULE });
       const run = runIpPlan({ bmcs: options.bmcs, inventory: options.inventory }, options.rule, { apply: true, now: now() });
       if (!run.applied) return reply.code(409).send({ error: `the plan has ${run.plan.counts.conflict} conflict(s); nothing was applied`, plan: run.plan });
+      const c = run.plan.counts;
+      options.audit?.({ actor: apiActor(request), action: 'ip-plan.apply', target: null, before: null, after: { ...c }, message: `ip-plan applied: ${c.add} added, ${c.update} updated` });
       return { applied: true, plan: run.plan };
     },
   );
