@@ -29,6 +29,13 @@ export const ERROR_CODES = {
   RACKBOOT_ERR_INTERNAL: { status: 500, summary: 'the server failed (the log has the cause)' },
   RACKBOOT_ERR_ETCD_COLD_START: { status: 503, summary: 'the etcd cluster lost every member (cold start): an operator must decide' },
   RACKBOOT_ERR_ETCD_MEMBERSHIP: { status: 503, summary: 'the etcd membership change failed: retry later' },
+  // the CLI's own failures (docs/cli.md): never sent by the server, the status is nominal
+  RACKBOOT_ERR_USAGE: { status: 400, summary: 'the command line is wrong' },
+  RACKBOOT_ERR_FAILED: { status: 500, summary: 'the operation failed or found problems' },
+  RACKBOOT_ERR_LOCAL_ONLY: { status: 400, summary: 'this command works on the local data directory only, not with --server' },
+  RACKBOOT_ERR_TOKEN_FILE: { status: 400, summary: 'the API token file is missing, empty or readable by other users' },
+  RACKBOOT_ERR_UNREACHABLE: { status: 502, summary: 'the rackboot server could not be reached in time' },
+  RACKBOOT_ERR_REMOTE: { status: 502, summary: 'the rackboot server gave an answer the CLI cannot use' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

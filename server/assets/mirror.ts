@@ -39,8 +39,11 @@ export interface ImportedVersion {
 
 const CHECKSUM_FILE = /^(SHA256SUMS|SHA512SUMS)(\.(asc|sig|gpg))?$|\.DIGESTS(\.asc)?$|\.(sha256|sha512)$/;
 
+/** Bytes copied and checked so far, of all the version folders' bytes, and the file being copied. */
+export type ImportProgress = (copiedBytes: number, totalBytes: number, file: string) => void;
+
 /** Imports every <kind>/<version> folder of `source` into `assetsDir`; all problems at once, nothing half-done. */
-export async function importAssets(source: string, assetsDir: string, now: Date = new Date()): Promise<ImportedVersion[]> {
+export async function importAssets(source: string, assetsDir: string, now: Date = new Date(), onProgress?: ImportProgress): Promise<ImportedVersion[]> {
   mkdirSync(assetsDir, { recursive: true });
   const stat = statSync(source, { throwIfNoEntry: false });
   if (!stat) throw new AssetImportError(`${source} does not exist`, []);
@@ -64,9 +67,16 @@ export async function importAssets(source: string, assetsDir: string, now: Date 
 
     const staged: Array<{ kind: string; version: string; dir: string; manifest: AssetManifest }> = [];
     const problems: string[] = [];
+    const total = versions.found.reduce((n, v) => n + folderBytes(v.dir), 0);
+    let copied = 0;
+    const copiedMore = (bytes: number, file: string) => {
+      copied += bytes;
+      onProgress?.(copied, total, file);
+    };
+    onProgress?.(0, total, '');
     for (const { kind, version, dir } of versions.found) {
       const target = join(scratch, 'staging', kind, version);
-      const result = await stageVersion(dir, target, kind, version, source, now);
+      const result = await stageVersion(dir, target, kind, version, source, now, (bytes, path) => copiedMore(bytes, `${kind}/${version}/${path}`));
       if (result.problems.length > 0) problems.push(...result.problems.map((p) => `${kind}/${version}: ${p}`));
       else if (result.manifest) staged.push({ kind, version, dir: target, manifest: result.manifest });
     }
@@ -130,6 +140,7 @@ async function stageVersion(
   version: string,
   source: string,
   now: Date,
+  onCopied: (bytes: number, path: string) => void = () => undefined,
 ): Promise<{ manifest?: AssetManifest; problems: string[] }> {
   const problems: string[] = [];
   const paths = listFiles(dir, problems);
@@ -152,7 +163,7 @@ async function stageVersion(
     if (path === MANIFEST_NAME) continue;
     const out = join(target, path);
     mkdirSync(dirname(out), { recursive: true });
-    const hashed = await copyHashed(join(dir, path), out);
+    const hashed = await copyHashed(join(dir, path), out, (bytes) => onCopied(bytes, path));
     files[path] = hashed;
     const want = expected.get(path);
     if (CHECKSUM_FILE.test(basename(path))) continue;
@@ -217,7 +228,19 @@ function readChecksums(dir: string, path: string, expect: (path: string, hex: st
   }
 }
 
-async function copyHashed(from: string, to: string): Promise<AssetFile> {
+/** Bytes of the regular files below `dir` (what an import copies), for its progress. */
+function folderBytes(dir: string): number {
+  let bytes = 0;
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('.')) continue;
+    const st = lstatSync(join(dir, name));
+    if (st.isDirectory()) bytes += folderBytes(join(dir, name));
+    else if (st.isFile()) bytes += st.size;
+  }
+  return bytes;
+}
+
+async function copyHashed(from: string, to: string, onChunk: (bytes: number) => void = () => undefined): Promise<AssetFile> {
   const sha256 = createHash('sha256');
   const sha512 = createHash('sha512');
   let bytes = 0;
@@ -226,6 +249,7 @@ async function copyHashed(from: string, to: string): Promise<AssetFile> {
       sha256.update(chunk);
       sha512.update(chunk);
       bytes += chunk.length;
+      onChunk(chunk.length);
       done(null, chunk);
     },
   });

@@ -14,12 +14,14 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .command('config')
     .description('check a configuration file (and the templates, menus and cloud-configs it names, as serve does) and print the effective configuration')
     .addOption(new Option('--quiet', 'print only problems'))
-    .action((options: { quiet?: boolean }) => {
+    .option('--json', 'print {"config", "warnings"} as JSON (warnings not on stderr)')
+    .action((options: { quiet?: boolean; json?: boolean }) => {
       const { config, warnings } = ctx.resolveConfig();
-      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      if (!options.json) for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
       // what serve loads next: a menu or default item the catalog does not have fails here too
       loadCatalog(config);
-      if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+      if (options.json) process.stdout.write(`${JSON.stringify({ config, warnings }, null, 2)}\n`);
+      else if (!options.quiet) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     });
   configCommand
     .command('schema')

@@ -9,18 +9,24 @@ import type { Command } from 'commander';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_DISCOVERY_CONCURRENCY, discoverBmcs, expandTargets, recordDiscovery, type DiscoveryResult } from '../bmc/discover.js';
-import { runIpPlan } from '../bmc/ip-plan.js';
+import { DEFAULT_DISCOVERY_CONCURRENCY, discoverBmcs, expandTargets, mapBounded, recordDiscovery, type DiscoveryResult } from '../bmc/discover.js';
+import type { PowerDriverAction } from '../bmc/power-driver.js';
 import { protocolOfSession, type BmcRange } from '../bmc/ranges.js';
 import { bmcConnector, type RedfishSettings } from '../bmc/redfish/protocols.js';
 import { MemoryFingerprintStore } from '../bmc/redfish/trust.js';
+import { RackbootError } from '../errors.js';
 import type { IpmiQuirks } from '../bmc/ipmi/client.js';
 import type { BmcConnector, BmcCredentials } from '../bmc/port.js';
 import { POWER_ACTIONS, powerEvent, powerMachines, type PowerAction, type PowerOutcome, type PowerTarget } from '../bmc/power.js';
 import type { BmcRegistry } from '../bmc/registry.js';
+import { localBackend, remoteBackend, worksRemotely, type CliBackend } from './backend.js';
 import { confirmOrExit } from './confirm.js';
-import { cliActor, LIFECYCLE_OPS, nameList, selectorBounds } from './lifecycle.js';
+import { cliActor } from './actor.js';
+import { CliError, reportFailure } from './errors-out.js';
 import { formatTable, formatTime, terminalText } from './format.js';
+import { nameList, selectorBounds } from './lifecycle.js';
+import { startProgress } from './progress.js';
+import { call, type RemoteServer } from './remote.js';
 import type { Config } from '../config/config.js';
 import { parseIpRule, type IpRule, type PlanChange } from '../core/ip-policy.js';
 import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
@@ -84,6 +90,8 @@ export interface IpmiCliDeps {
   readonly setExitCode?: (code: number) => void;
   /** Asks before power off/cycle (default: on a terminal, else --yes is required). */
   readonly confirm?: (question: string, yes: boolean | undefined) => Promise<void>;
+  /** The remote server (--server), or null: bmcs, ip-plan and power then go through its API. */
+  readonly remote?: () => RemoteServer | null;
 }
 
 const EXIT_FAILED = 1;
@@ -143,7 +151,13 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
       fingerprints: s.redfish?.trustFile ?? (deps.config ? join(deps.config().dataDir, 'redfish-fingerprints.json') : new MemoryFingerprintStore()),
     });
 
-  /** Runs an action; usage problems print and exit 2, everything else goes to index.ts's handler. */
+  const remote = (): RemoteServer | null => deps.remote?.() ?? null;
+  const backend = (): CliBackend => {
+    const server = remote();
+    return server ? remoteBackend(server) : localBackend({ open: openWithProvisioner, now: clock });
+  };
+
+  /** Runs an action; usage problems print (as JSON with --json) and exit 2, everything else goes to index.ts's handler. */
   const run =
     <A extends unknown[]>(action: (...args: A) => Promise<number> | number) =>
     async (...args: A): Promise<void> => {
@@ -152,8 +166,9 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
         if (code !== 0) setExitCode(code);
       } catch (error) {
         if (!(error instanceof UsageError)) throw error;
-        stderr.write(`rackboot: ${terminalText(error.message)}\n${error.details.map((d) => `  - ${terminalText(d)}\n`).join('')}`);
-        setExitCode(EXIT_USAGE);
+        // commander passes (...arguments, options, command): the options are second to last
+        const json = (args.at(-2) as { json?: boolean } | undefined)?.json === true;
+        setExitCode(reportFailure(new CliError(error.message, EXIT_USAGE, error.details), json, stderr));
       }
     };
 
@@ -184,6 +199,89 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
     return n;
   };
 
+  /** Power through the server's API (its power driver and BMC password): one request per machine, a few at once. */
+  const remotePower = async (server: RemoteServer, action: PowerDriverAction, refs: readonly string[] | null, options: { pxe: boolean; concurrency: number; json: boolean }): Promise<number> => {
+    let names: string[];
+    if (refs === null) {
+      const page = await listRemotePowerable(server);
+      names = page;
+      if (names.length === 0) throw new UsageError('no machine can be powered by the server (none has a known BMC, or the server has no power driver)');
+    } else {
+      // as locally: every name is checked before any machine is powered
+      const found = await Promise.all(refs.map((ref) => remoteBackend(server).machine(ref).then((m) => m.name, (error: unknown) => {
+        if (error instanceof RackbootError && error.code === 'RACKBOOT_ERR_NOT_FOUND') return null;
+        throw error;
+      })));
+      const problems = refs.filter((_ref, i) => found[i] === null).map((ref) => `${ref}: no machine by that name, MAC or IP`);
+      if (problems.length > 0) throw new UsageError('cannot power these', problems);
+      names = [...new Set(found as string[])];
+    }
+    const progress = startProgress(`power ${action}`, names.length, { stream: stderr, env, json: options.json, now: clock });
+    let finished = 0;
+    let failed = 0;
+    const results = await mapBounded(names, options.concurrency, async (ref): Promise<RemotePowerResult> => {
+      let result: RemotePowerResult;
+      try {
+        const body = await call<{ ok: boolean; message: string; machine: { name: string } }>(server, {
+          method: 'POST',
+          path: `/machines/${encodeURIComponent(ref)}/power`,
+          body: { action, pxe: options.pxe },
+          timeoutMs: Math.max(server.timeoutMs, REMOTE_POWER_TIMEOUT_MS),
+        });
+        result = { machine: body.machine.name, action, ok: body.ok, code: null, message: body.message };
+      } catch (error) {
+        // the server unreachable or the token refused: every other machine would fail alike
+        if (error instanceof RackbootError && ['RACKBOOT_ERR_UNREACHABLE', 'RACKBOOT_ERR_AUTH', 'RACKBOOT_ERR_REMOTE'].includes(error.code)) throw error;
+        if (!(error instanceof RackbootError)) throw error;
+        result = { machine: ref, action, ok: false, code: error.code, message: error.message };
+      }
+      finished += 1;
+      if (!result.ok) failed += 1;
+      progress.update(finished, `${failed} failed; last ${result.machine} ${result.ok ? 'ok' : 'FAILED'}`);
+      return result;
+    });
+    progress.finish(`${finished - failed} of ${finished} done${failed > 0 ? `, ${failed} failed` : ''}`);
+    if (options.json) stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    else stdout.write(remotePowerTable(results));
+    return results.every((r) => r.ok) ? 0 : EXIT_FAILED;
+  };
+
+  /**
+   * Power by label selector through the server (POST /bulk/power: it selects again, powers, and
+   * audits under the token's name). One request: the bar counts the machines when the server answers.
+   */
+  const remoteBulkPower = async (
+    server: RemoteServer,
+    action: PowerDriverAction,
+    selector: string,
+    names: readonly string[],
+    bounds: { all?: boolean; limit?: number },
+    options: { pxe: boolean; json: boolean },
+  ): Promise<number> => {
+    const progress = startProgress(`power ${action}`, names.length, { stream: stderr, env, json: options.json, now: clock });
+    // the server powers BULK_POWER_CONCURRENCY machines at a time, each waiting on its BMC
+    const rounds = Math.ceil(names.length / BULK_POWER_CONCURRENCY);
+    let body: { count: number; results: Array<{ name: string; ok: boolean; message: string }> };
+    try {
+      body = await call(server, {
+        method: 'POST',
+        path: '/bulk/power',
+        body: { selector, action, pxe: options.pxe, ...(bounds.all ? { all: true } : {}), ...(bounds.limit === undefined ? {} : { limit: bounds.limit }) },
+        timeoutMs: Math.min(Math.max(server.timeoutMs, REMOTE_POWER_TIMEOUT_MS * rounds), MAX_BULK_POWER_TIMEOUT_MS),
+      });
+    } catch (error) {
+      progress.finish('failed');
+      throw error;
+    }
+    const results: RemotePowerResult[] = body.results.map((r) => ({ machine: r.name, action, ok: r.ok, code: null, message: r.message }));
+    const failed = results.filter((r) => !r.ok).length;
+    progress.update(results.length, `${failed} failed`);
+    progress.finish(`${results.length - failed} of ${results.length} done${failed > 0 ? `, ${failed} failed` : ''}`);
+    if (options.json) stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    else stdout.write(remotePowerTable(results));
+    return results.every((r) => r.ok) ? 0 : EXIT_FAILED;
+  };
+
   // ---- discover ----
   program
     .command('discover')
@@ -208,7 +306,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
         const { db, close } = open();
         try {
           const bmcs = new BmcStore(db);
-          const progress = stderr.isTTY && !options.json;
+          const progress = startProgress('discover', addresses.length, { stream: stderr, env, json: options.json === true, now: clock });
           let found = 0;
           const results = await discoverBmcs(
             {
@@ -217,15 +315,13 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
               onResult: (result, done, total) => {
                 recordDiscovery(bmcs, result, creds.username, clock());
                 if (result.ok) found += 1;
-                if (progress) {
-                  const last = `${result.address} ${result.ok ? 'ok' : result.error.kind}`;
-                  stderr.write(`\r\x1b[K[${done}/${total}] ${found} found, ${done - found} failed; last: ${last}`);
-                }
+                progress.setTotal(total);
+                progress.update(done, `${found} found, ${done - found} failed; last ${result.address} ${result.ok ? 'ok' : result.error.kind}`);
               },
             },
             { addresses, port, credentials: creds, concurrency },
           );
-          if (progress) stderr.write('\n');
+          progress.finish(`${found} of ${results.length} BMCs answered`);
           stdout.write(options.json ? `${JSON.stringify(results, null, 2)}\n` : discoveryTable(results));
           return results.every((r) => r.ok) ? 0 : EXIT_FAILED;
         } finally {
@@ -235,15 +331,13 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
     );
 
   // ---- bmcs ----
-  program
-    .command('bmcs')
+  worksRemotely(program.command('bmcs'))
     .description('BMCs recorded by discover')
     .option('--json', 'JSON instead of a table')
     .action(
-      run((options: { json?: boolean }) => {
-        const { db, close } = open();
-        try {
-          const list = new BmcStore(db).list();
+      run(async (options: { json?: boolean }) => {
+        {
+          const list = await backend().bmcs();
           if (options.json) stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           else
             stdout.write(
@@ -262,16 +356,13 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
               ),
             );
           return 0;
-        } finally {
-          close();
         }
       }),
     );
 
   // ---- ip-plan ----
-  program
-    .command('ip-plan')
-    .description('plan (or apply, in one transaction) ordered static IPs for discovered machines')
+  worksRemotely(program.command('ip-plan'))
+    .description('plan (or apply, in one transaction) ordered static IPs for discovered machines (with --server: the server\'s ipmi.ipPlan rule)')
     .option('--rule-file <file>', 'YAML/JSON rule, e.g. {kind: bmc-offset, hostSubnet: 10.99.0.0/24, bmcSubnet: 10.1.0.0/24, offset: 0}')
     .option('--rule <kind>', 'bmc-offset or slot (instead of a rule file)')
     .option('--host-subnet <cidr>', 'the machines\' (provisioning) subnet')
@@ -286,7 +377,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
     .option('--json', 'JSON instead of a table')
     .action(
       run(
-        (options: {
+        async (options: {
           ruleFile?: string;
           rule?: string;
           hostSubnet?: string;
@@ -301,15 +392,15 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           json?: boolean;
         }) => {
           if (options.plan && options.apply) throw new UsageError('give --plan or --apply, not both');
-          const rule = resolveRule(options, settings().ipRule);
-          const { provisioner, db, close } = openWithProvisioner();
-          try {
-            const result = runIpPlan({ bmcs: new BmcStore(db), inventory: provisioner }, rule, { apply: options.apply === true, now: clock() });
+          const server = remote();
+          const ruleFlags = [options.ruleFile, options.rule, options.hostSubnet, options.bmcSubnet, options.base, options.first, options.last].some((v) => v !== undefined);
+          if (server && ruleFlags) throw new UsageError(`with --server the plan uses the server's configured rule (ipmi.ipPlan); --rule and --rule-file work on the local data directory only`);
+          const rule = server ? null : resolveRule(options, settings().ipRule);
+          {
+            const progress = options.apply ? startProgress('ip-plan apply', 1, { stream: stderr, env, json: options.json === true, now: clock }) : null;
+            const result = await backend().ipPlan(options.apply === true, rule);
+            progress?.finish(result.applied ? `applied ${result.plan.changes.length} change(s) in one transaction` : 'not applied');
             const { plan } = result;
-            if (result.applied) {
-              const c = plan.counts;
-              provisioner.recordAudit({ actor: cliActor(), action: 'ip-plan.apply', target: null, before: null, after: { ...c }, message: `ip-plan applied: ${c.add} added, ${c.update} updated` });
-            }
             if (options.json) stdout.write(`${JSON.stringify({ ...plan, applied: result.applied }, null, 2)}\n`);
             else {
               stdout.write(planTable(plan.changes));
@@ -319,16 +410,13 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
               else stdout.write(`plan: ${summary}${plan.applicable ? '; run with --apply to commit' : ''}\n`);
             }
             return plan.applicable ? 0 : EXIT_FAILED;
-          } finally {
-            close();
           }
         },
       ),
     );
 
   // ---- power ----
-  program
-    .command('power')
+  worksRemotely(program.command('power'))
     .description('power machines on/off/cycle or show their power state over IPMI or Redfish (--pxe: next boot from the network)')
     .argument('<action>', POWER_ACTIONS.join('|'))
     .argument('[machines...]', 'machine names, MACs or IPs, or BMC addresses')
@@ -358,12 +446,7 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           let names = refs;
           if (options.selector !== undefined) {
             if (refs.length > 0) throw new UsageError('name machines or give --selector, not both');
-            const opened = openWithProvisioner();
-            try {
-              names = LIFECYCLE_OPS.select(opened.provisioner, options.selector, selectorBounds(options)).map((m) => m.name);
-            } finally {
-              opened.close();
-            }
+            names = (await backend().select(options.selector, selectorBounds(options))).map((m) => m.name);
             if (options.dryRun) {
               stdout.write(options.json ? `${JSON.stringify({ applied: false, selector: options.selector, count: names.length, machines: names }, null, 2)}\n` : `${names.length} machine(s) match ${terminalText(options.selector)}; power ${powerAction} would act on:\n${names.map((n) => `  ${n}\n`).join('')}`);
               return 0;
@@ -376,12 +459,22 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
           if ((options.efi || options.persistent) && !options.pxe) throw new UsageError('--efi and --persistent go with --pxe');
           if (options.pxe && powerAction === 'status') throw new UsageError('--pxe goes with on, off or cycle');
           if (options.soft && powerAction !== 'off') throw new UsageError('--soft goes with off');
+          const server = remote();
+          if (server) {
+            const localOnly = [options.soft && '--soft', options.efi && '--efi', options.persistent && '--persistent', options.user !== undefined && '--user', options.passwordFile !== undefined && '--password-file'].filter(Boolean);
+            if (powerAction === 'status') throw new UsageError('power status reads the BMC directly: run it on the server (the API has no status route)');
+            if (localOnly.length > 0) throw new UsageError(`${localOnly.join(', ')}: not with --server (the server powers machines with its own BMC credentials and settings)`);
+          }
           if (powerAction === 'off' || powerAction === 'cycle' || (options.selector !== undefined && powerAction !== 'status')) {
             const which = everyMachine ? 'every machine with a known BMC' : options.selector !== undefined ? `${names.length} machine(s) matching ${options.selector} (${nameList(names)})` : names.join(', ');
             await (deps.confirm ?? confirmOrExit)(`Power ${powerAction} ${which}?`, options.yes);
           }
-          const s = settings();
           const concurrency = positiveInt(options.concurrency, '--concurrency', 16);
+          if (server && options.selector !== undefined) {
+            return remoteBulkPower(server, powerAction as PowerDriverAction, options.selector, names, selectorBounds(options), { pxe: options.pxe === true, json: options.json === true });
+          }
+          if (server) return remotePower(server, powerAction as PowerDriverAction, everyMachine ? null : names, { pxe: options.pxe === true, concurrency, json: options.json === true });
+          const s = settings();
           const softTimeout = positiveInt(options.softTimeout, '--soft-timeout', 60);
           const creds = credentials(options, s);
           const { provisioner, db, close } = openWithProvisioner();
@@ -389,18 +482,26 @@ export function registerIpmiCommands(program: Command, deps: IpmiCliDeps): void 
             const bmcs = new BmcStore(db);
             const targets = resolvePowerTargets(provisioner, bmcs, everyMachine ? null : names, s.port);
             if (targets.problems.length > 0) throw new UsageError('cannot power these', targets.problems);
+            const progress = startProgress(`power ${powerAction}`, targets.list.length, { stream: stderr, env, json: options.json === true, now: clock });
+            let finished = 0;
+            let failed = 0;
             const outcomes = await powerMachines(
               {
                 connect: connector(s),
                 credentials: (t): BmcCredentials => ({ username: options.user ?? t.username ?? creds.username, password: creds.password }),
                 clock,
-                onOutcome: (outcome) => journal(provisioner, outcome, options.pxe === true),
+                onOutcome: (outcome) => {
+                  journal(provisioner, outcome, options.pxe === true);
+                  finished += 1;
+                  if (!outcome.ok) failed += 1;
+                  progress.update(finished, `${failed} failed; last ${outcome.label} ${outcome.ok ? 'ok' : 'FAILED'}`);
+                },
               },
               targets.list.map((t) => ({ ...t, username: t.username ?? creds.username })),
               { action: powerAction, pxe: options.pxe, efi: options.efi, persistent: options.persistent, soft: options.soft, softTimeoutMs: softTimeout * 1000, concurrency },
             );
+            progress.finish(`${outcomes.length - failed} of ${outcomes.length} done${failed > 0 ? `, ${failed} failed` : ''}`);
             if (powerAction !== 'status') {
-              const failed = outcomes.filter((o) => !o.ok).length;
               provisioner.recordAudit({
                 actor: cliActor(),
                 action: 'power',
@@ -430,6 +531,41 @@ export function quirksFor(table: Readonly<Record<string, IpmiQuirks>> | undefine
     if (cidr && cidrContains(cidr, address) && (!best || cidr.prefix > best.prefix)) best = { prefix: cidr.prefix, quirks };
   }
   return best?.quirks;
+}
+
+/** What `power --server` prints per machine (the server's power driver answers ok and a message). */
+interface RemotePowerResult {
+  readonly machine: string;
+  readonly action: PowerDriverAction;
+  readonly ok: boolean;
+  readonly code: string | null;
+  readonly message: string;
+}
+
+/** A power request waits for the BMC (set the boot device, read it back, power): longer than a read. */
+const REMOTE_POWER_TIMEOUT_MS = 120_000;
+/** POST /bulk/power works through the machines this many at a time (api-lifecycle.ts). */
+const BULK_POWER_CONCURRENCY = 8;
+const MAX_BULK_POWER_TIMEOUT_MS = 60 * 60_000;
+
+function remotePowerTable(results: readonly RemotePowerResult[]): string {
+  return formatTable(['MACHINE', 'ACTION', 'RESULT'], results.map((r) => [r.machine, r.action, `${r.ok ? '' : `FAILED${r.code ? ` [${r.code}]` : ''}: `}${r.message}`]));
+}
+
+/** Names of the machines the server says it can power (its power driver knows their BMC). */
+async function listRemotePowerable(server: RemoteServer): Promise<string[]> {
+  const names: string[] = [];
+  let after: string | null = null;
+  for (let n = 0; n < 200; n += 1) {
+    const page: { machines: Array<{ name: string; power?: { available: boolean } }>; next: string | null } = await call(server, {
+      method: 'GET',
+      path: `/machines?limit=5000${after === null ? '' : `&after=${encodeURIComponent(after)}`}`,
+    });
+    names.push(...page.machines.filter((m) => m.power?.available === true).map((m) => m.name));
+    if (page.next === null) return names;
+    after = page.next;
+  }
+  return names;
 }
 
 function resolveRule(

@@ -1,23 +1,19 @@
 /**
- * What every command module shares: the exit codes, the usage error, and how a command finds its
- * configuration and a Provisioner over the local inventory.
+ * What every command module shares: the exit codes, the usage error, how a command finds its
+ * configuration, a Provisioner over the local inventory, and the backend (local or --server).
  */
 import { resolve } from 'node:path';
 import { loadConfigFile, loadEmbeddedConfig, type Config, type ConfigResult } from '../config/config.js';
 import type { Provisioner } from '../core/provisioner.js';
 import { createProvisioner } from '../main.js';
+import { localBackend, remoteBackend, type CliBackend } from './backend.js';
+import { CliError, EXIT_USAGE } from './errors-out.js';
+import { remoteServer, type RemoteOptions, type RemoteServer } from './remote.js';
 
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+export { CliError, EXIT_AUTH, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE } from './errors-out.js';
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-    readonly details: readonly string[] = [],
-  ) {
-    super(message);
-  }
+export interface GlobalOptions extends RemoteOptions {
+  readonly config?: string;
 }
 
 export interface CliContext {
@@ -26,17 +22,23 @@ export interface CliContext {
   config(): Config;
   /** A Provisioner over the local inventory, closed when `work` returns. */
   withProvisioner<T>(work: (provisioner: Provisioner) => T): T;
+  /** The remote server (--server / $RACKBOOT_SERVER), or null: commands work on the local data directory. */
+  remote(): RemoteServer | null;
+  /** The inventory the command works on: the remote server's API, or the local data directory. */
+  backend(): CliBackend;
 }
 
 export function resolveConfigFile(flag: string | undefined): { config: Config; warnings: readonly string[] } {
   const path = flag ?? process.env.RACKBOOT_CONFIG;
   const result: ConfigResult = path ? loadConfigFile(resolve(path)) : loadEmbeddedConfig(process.cwd());
-  if (!result.config) throw new CliError('the configuration is invalid', EXIT_USAGE, result.errors);
+  if (!result.config) throw new CliError('the configuration is invalid', EXIT_USAGE, result.errors, 'RACKBOOT_ERR_CONFIG');
   return { config: result.config, warnings: result.warnings };
 }
 
-export function cliContext(configFlag: () => string | undefined): CliContext {
-  const resolveConfig = () => resolveConfigFile(configFlag());
+export function cliContext(globalOptions: () => GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {
+  const resolveConfig = () => resolveConfigFile(globalOptions().config);
+  let remote: RemoteServer | null | undefined;
+  const remoteOnce = () => (remote === undefined ? (remote = remoteServer(globalOptions(), env)) : remote);
   return {
     resolveConfig,
     config: () => resolveConfig().config,
@@ -47,6 +49,11 @@ export function cliContext(configFlag: () => string | undefined): CliContext {
       } finally {
         close();
       }
+    },
+    remote: remoteOnce,
+    backend() {
+      const server = remoteOnce();
+      return server ? remoteBackend(server) : localBackend({ open: () => createProvisioner(resolveConfig().config) });
     },
   };
 }

@@ -4,21 +4,20 @@
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { AssetImportError, DirectoryAssetIndex, importAssets, listAssets } from '../assets/mirror.js';
+import { worksRemotely, type CliMachine } from './backend.js';
 import { confirmOrExit } from './confirm.js';
-import { CliError, EXIT_USAGE, publicMachine } from './context.js';
-import { addSelectorOptions, cliActor, LIFECYCLE_OPS, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
+import { CliError, EXIT_USAGE, type CliContext } from './context.js';
+import { addSelectorOptions, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
 import { formatTable } from './format.js';
-import type { Config } from '../config/config.js';
+import { findAll, printJson } from './inventory.js';
+import { startProgress } from './progress.js';
 import type { Provisioner } from '../core/provisioner.js';
 import type { Machine } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import { ensureKubernetesSecrets } from '../install/kube-pki.js';
 import { loadInstallTemplate } from '../install/templates.js';
 
-export interface InstallCliContext {
-  config(): Config;
-  withProvisioner<T>(work: (provisioner: Provisioner) => T): T;
-}
+export type InstallCliContext = Pick<CliContext, 'config' | 'withProvisioner' | 'backend'>;
 
 function size(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -40,14 +39,25 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .command('import')
     .description('import <kind>/<version>/ folders from a directory or tarball: checked against their checksums, then renamed into place')
     .argument('<source>', 'a directory or a .tar[.gz|.bz2|.xz] holding <kind>/<version>/...')
-    .action(async (source: string) => {
+    .option('--json', 'print the imported versions as JSON')
+    .action(async (source: string, options: { json?: boolean }) => {
       const config = ctx.config();
+      const progress = startProgress('assets import', 0, { json: options.json === true, unit: 'bytes' });
       let imported;
       try {
-        imported = await importAssets(resolve(source), config.boot.assetsDir);
+        imported = await importAssets(resolve(source), config.boot.assetsDir, new Date(), (copied, total, file) => {
+          progress.setTotal(total);
+          progress.update(copied, file);
+        });
       } catch (error) {
+        progress.finish('failed');
         if (error instanceof AssetImportError) throw new RackbootError('RACKBOOT_ERR_INVALID_INPUT', error.message, { details: error.problems });
         throw error;
+      }
+      progress.finish(`${imported.length} version(s) checked`);
+      if (options.json) {
+        printJson(imported);
+        return;
       }
       for (const v of imported) {
         process.stdout.write(`${v.status === 'imported' ? 'imported' : 'unchanged'} ${v.kind}/${v.version}: ${v.files} files, ${size(v.bytes)}\n`);
@@ -61,7 +71,7 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .action((options: { json?: boolean }) => {
       const list = listAssets(ctx.config().boot.assetsDir);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        printJson(list);
         return;
       }
       process.stdout.write(
@@ -73,8 +83,7 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     });
 
   addSelectorOptions(
-    program
-      .command('reprovision')
+    worksRemotely(program.command('reprovision'))
       .description('send installed machines back: their next PXE boot installs again, and the install script may overwrite their disk')
       .argument('[machines...]', 'names, MACs or IPs (or --selector)'),
   )
@@ -82,9 +91,9 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .option('--json', 'print the reprovisioned machines as JSON')
     .action(async (refs: string[], options: SelectorOptions) => {
       if ((options.selector === undefined) === (refs.length === 0)) throw new CliError('name machines or give --selector (not both)', EXIT_USAGE);
-      const print = (updated: readonly Machine[]) => {
+      const print = (updated: readonly CliMachine[]) => {
         if (options.json) {
-          process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+          printJson(updated);
           return;
         }
         for (const m of updated) {
@@ -92,15 +101,18 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
           process.stdout.write(`${m.name}: ${m.state}; its next PXE boot ${next}\n`);
         }
       };
+      const backend = ctx.backend();
       if (options.selector !== undefined) {
-        const names = await selectAndConfirm(ctx, options, 'Reprovision (the next PXE boot installs again and may overwrite the disk)');
+        const names = await selectAndConfirm(backend, options, 'Reprovision (the next PXE boot installs again and may overwrite the disk)');
         if (names === null) return;
-        print(ctx.withProvisioner((p) => LIFECYCLE_OPS.reprovision(p, options.selector as string, cliActor(), selectorBounds(options))));
+        print(await backend.bulkReprovision(options.selector, selectorBounds(options)));
         return;
       }
-      const names = ctx.withProvisioner((p) => findMachines(p, refs).map((m) => m.name));
+      const names = (await findAll(backend, refs)).map((m) => m.name);
       await confirmOrExit(`Reprovision ${names.join(', ')}? The next PXE boot installs again and may overwrite the disk.`, options.yes);
-      print(ctx.withProvisioner((p) => findMachines(p, refs).map((machine) => p.reprovision(machine, 'requested with rackboot reprovision', cliActor()))));
+      const updated: CliMachine[] = [];
+      for (const name of names) updated.push(await backend.reprovision(name));
+      print(updated);
     });
 
   program
@@ -108,7 +120,8 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
     .description("print a machine's install script as it would be served now (nothing is written)")
     .argument('<machine>', 'name, MAC or IP')
     .addOption(new Option('--dry-run', 'the plan-only variant (the script prints and reports its plan, writes nothing)'))
-    .action((ref: string, options: { dryRun?: boolean }) => {
+    .option('--json', 'print {"machine", "dryRun", "script"} as JSON')
+    .action((ref: string, options: { dryRun?: boolean; json?: boolean }) => {
       const config = ctx.config();
       const text = ctx.withProvisioner((p) => {
         const [machine] = findMachines(p, [ref]);
@@ -121,8 +134,9 @@ export function registerInstallCommands(program: Command, ctx: InstallCliContext
         });
         const rendered = p.renderInstallScript(machine as Machine, machine?.bootToken ?? 'PREVIEW-TOKEN', { dryRun: options.dryRun ?? false });
         if (!rendered.ok) throw new RackbootError('RACKBOOT_ERR_RENDER', `${ref}: the install script cannot be rendered`, { details: rendered.errors });
-        return rendered.text;
+        return { machine: (machine as Machine).name, text: rendered.text };
       });
-      process.stdout.write(text);
+      if (options.json) printJson({ machine: text.machine, dryRun: options.dryRun === true, script: text.text });
+      else process.stdout.write(text.text);
     });
 }

@@ -1,5 +1,6 @@
 /**
- * The inventory commands: machines add|list|discovered, assign, preview, export, events.
+ * The inventory commands: machines add|list|show|discovered, assign, preview, export, events.
+ * All but preview are written against the CliBackend (backend.ts), so they also run with --server.
  */
 import { Argument, Option, type Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -11,18 +12,19 @@ import { isValidMachineName, normaliseMac, normaliseUuid } from '../core/identif
 import { cidrContains, isIpv4, parseCidr } from '../core/ipv4.js';
 import { applyLabelChanges } from '../core/labels.js';
 import { previewDhcp } from '../core/preview-dhcp.js';
-import { isRole, ROLES, type BootMode } from '../core/roles.js';
+import { isRole, ROLES, type BootMode, type Role } from '../core/roles.js';
 import type { Machine } from '../core/types.js';
+import { RackbootError } from '../errors.js';
 import { dhcpSettings } from '../services/dhcp-service.js';
+import { cliMachine, worksRemotely, type CliBackend, type CliMachine } from './backend.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, publicMachine, type CliContext } from './context.js';
-import { formatTable, formatTime, terminalLines } from './format.js';
-import { addSelectorOptions, cliActor, LIFECYCLE_OPS, registerLifecycleCommands, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
+import { formatTable, formatTime, terminalLines, terminalText } from './format.js';
+import { addSelectorOptions, registerLifecycleCommands, selectAndConfirm, selectorBounds, type SelectorOptions } from './lifecycle.js';
 
 export function registerInventoryCommands(program: Command, ctx: CliContext): void {
   const machines = program.command('machines').description('the machine inventory');
 
-  machines
-    .command('add')
+  worksRemotely(machines.command('add'))
     .description('register a machine by hand: its MAC(s), reserved IP and role')
     .requiredOption('--mac <mac...>', 'MAC address of a boot NIC (repeat for several)')
     .option('--ip <address>', 'reserved static IPv4 address')
@@ -32,23 +34,24 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .option('--uuid <uuid>', 'system UUID / BMC GUID')
     .option('--label <label...>', 'key=value labels (docs/inventory.md)')
     .option('--json', 'print the machine as JSON')
-    .action((options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[]; json?: boolean }) => {
+    .action(async (options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[]; json?: boolean }) => {
       const input = parseNewMachine(options);
-      const machine = ctx.withProvisioner((p) => p.registerMachine(input, cliActor()));
-      const uncovered = input.ip === null ? null : subnetProblem(ctx.config(), input.ip);
+      const backend = ctx.backend();
+      const machine = await backend.addMachine(input);
+      // the local config names the subnets; a remote server checks its own
+      const uncovered = backend.kind === 'remote' || input.ip === null ? null : subnetProblem(ctx.config(), input.ip);
       if (uncovered) process.stderr.write(`rackboot: warning: ${uncovered}\n`);
-      if (options.json) process.stdout.write(`${JSON.stringify(publicMachine(machine), null, 2)}\n`);
+      if (options.json) printJson(machine);
       else process.stdout.write(`added ${machine.name}: ${machine.macs.join(', ')} -> ${machine.ip ?? '(no IP)'}\n`);
     });
 
-  machines
-    .command('list')
+  worksRemotely(machines.command('list'))
     .description('list machines with their state')
     .option('--json', 'JSON instead of a table')
-    .action((options: { json?: boolean }) => {
-      const list = ctx.withProvisioner((p) => p.listMachines());
+    .action(async (options: { json?: boolean }) => {
+      const list = await ctx.backend().listMachines();
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(list.map(publicMachine), null, 2)}\n`);
+        printJson(list);
         return;
       }
       process.stdout.write(
@@ -59,14 +62,37 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       );
     });
 
-  machines
-    .command('discovered')
+  worksRemotely(machines.command('show'))
+    .description('one machine: its identifiers, role and state')
+    .argument('<machine>', 'name, MAC or IP')
+    .option('--json', 'JSON instead of text')
+    .action(async (ref: string, options: { json?: boolean }) => {
+      const m = await ctx.backend().machine(ref);
+      if (options.json) {
+        printJson(m);
+        return;
+      }
+      const rows: Array<[string, string]> = [
+        ['name', m.name],
+        ['macs', m.macs.join(', ')],
+        ['ip', m.ip ?? '-'],
+        ['uuid', m.uuid ?? '-'],
+        ['bmc', m.bmcAddress ?? '-'],
+        ['role', m.role === null ? '- (boot menu)' : `${m.role} (${m.bootMode})`],
+        ['state', `${m.state} since ${formatTime(m.stateChangedAt)}`],
+        ['labels', Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '-'],
+        ['created', formatTime(m.createdAt)],
+      ];
+      process.stdout.write(rows.map(([k, v]) => `${k.padEnd(8)} ${terminalText(v)}\n`).join(''));
+    });
+
+  worksRemotely(machines.command('discovered'))
     .description('MACs that asked for DHCP or a boot script but are not in the inventory')
     .option('--json', 'JSON instead of a table')
-    .action((options: { json?: boolean }) => {
-      const list = ctx.withProvisioner((p) => p.listDiscovered());
+    .action(async (options: { json?: boolean }) => {
+      const list = await ctx.backend().discovered();
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        printJson(list);
         return;
       }
       process.stdout.write(
@@ -80,8 +106,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
   registerLifecycleCommands(program, machines, ctx);
 
   addSelectorOptions(
-    program
-      .command('assign')
+    worksRemotely(program.command('assign'))
       .description('give machines a role; each boots it on its next PXE boot (--menu: forget the role, show the menu)')
       .argument('[machines...]', 'names, MACs or IPs (or --selector)')
       .option('--role <role>', `one of ${ROLES.join(', ')}`)
@@ -92,25 +117,25 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .option('--json', 'print the updated machines as JSON')
     .action(async (refs: string[], options: SelectorOptions & { role?: string; mode: BootMode; menu?: boolean }) => {
       if ((options.role === undefined) === (options.menu !== true)) throw new CliError('give either --role or --menu', EXIT_USAGE);
-      const role = options.role ?? null;
+      const role = (options.role ?? null) as Role | null;
       if (role !== null && !isRole(role)) throw new CliError(`--role ${role}: not one of ${ROLES.join(', ')}`, EXIT_USAGE);
       if ((options.selector === undefined) === (refs.length === 0)) throw new CliError('name machines or give --selector (not both)', EXIT_USAGE);
-      const print = (updated: readonly Machine[]) => {
-        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+      const print = (updated: readonly CliMachine[]) => {
+        if (options.json) printJson(updated);
         else for (const m of updated) process.stdout.write(`${m.name}: ${m.role === null ? 'no role (boot menu)' : `${m.role} (${m.bootMode})`}\n`);
       };
+      const backend = ctx.backend();
       if (options.selector !== undefined) {
-        const names = await selectAndConfirm(ctx, options, role === null ? 'Clear the role of' : `Assign ${role} (${options.mode}) to`);
+        const names = await selectAndConfirm(backend, options, role === null ? 'Clear the role of' : `Assign ${role} (${options.mode}) to`);
         if (names === null) return;
-        print(ctx.withProvisioner((p) => LIFECYCLE_OPS.assign(p, options.selector as string, role, options.mode, cliActor(), selectorBounds(options))));
+        print(await backend.bulkAssign(options.selector, role, options.mode, selectorBounds(options)));
         return;
       }
-      ctx.withProvisioner((p) => {
-        const machines = refs.map((ref) => p.machineByRef(ref) ?? ref);
-        const missing = machines.filter((m): m is string => typeof m === 'string');
-        if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
-        print((machines as Machine[]).map((machine) => p.assignRole(machine, role, options.mode, cliActor())));
-      });
+      // every machine is found before any changes: a typo changes nothing
+      const machines = await findAll(backend, refs);
+      const updated: CliMachine[] = [];
+      for (const machine of machines) updated.push(await backend.assignRole(machine.name, role, options.mode));
+      print(updated);
     });
 
   program
@@ -125,7 +150,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         const missing = machines.filter((m): m is string => typeof m === 'string');
         if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED);
         const updated = (machines as Machine[]).map((machine) => p.setConfigFormat(machine, format === 'role' ? null : format));
-        if (options.json) process.stdout.write(`${JSON.stringify(updated.map(publicMachine), null, 2)}\n`);
+        if (options.json) process.stdout.write(`${JSON.stringify(updated.map((m) => cliMachine(publicMachine(m))), null, 2)}\n`);
         else for (const m of updated) process.stdout.write(`${m.name}: ${p.configFormat(m)}${m.configFormat ? '' : " (its role's or the default)"}\n`);
       });
     });
@@ -140,7 +165,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       const { config } = ctx.resolveConfig();
       const result = ctx.withProvisioner((p) => {
         const machine = p.machineByRef(ref);
-        if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
+        if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED, [], 'RACKBOOT_ERR_NOT_FOUND');
         const preview = p.preview(machine);
         return { preview, dhcp: previewDhcp(machine, options.firmware, dhcpSettings(config)), missingBootFiles: preview.plan.startsWith('local disk') ? [] : missingBootFiles(config) };
       });
@@ -163,36 +188,31 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       if (!preview.script.ok || !preview.cloudConfig.ok || result.missingBootFiles.length > 0) process.exitCode = EXIT_FAILED;
     });
 
-  program
-    .command('export')
+  worksRemotely(program.command('export'))
     .description('the inventory for other tools: ISC dhcpd host blocks, dnsmasq dhcp-host lines, CSV, Ansible inventory')
     .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).makeOptionMandatory())
     .option('--output <file>', 'write to this file instead of standard output')
-    .action((options: { format: ExportFormat; output?: string }) => {
-      const machines = ctx.withProvisioner((p) => p.listMachines());
-      const result = exportInventory(machines, options.format);
-      for (const reason of result.skipped) process.stderr.write(`rackboot: left out ${reason}\n`);
+    .option('--json', 'print {"format", "text", "skipped"} as JSON (with --output: only the summary)')
+    .action(async (options: { format: ExportFormat; output?: string; json?: boolean }) => {
+      const machines = await ctx.backend().listMachines();
+      const result = exportInventory(machines.map((m) => ({ ...m, bootToken: null, configToken: null })), options.format);
+      if (!options.json) for (const reason of result.skipped) process.stderr.write(`rackboot: left out ${reason}\n`);
       if (options.output) writeFileSync(options.output, result.text);
-      else process.stdout.write(result.text);
+      if (options.json) printJson({ format: options.format, ...(options.output ? { output: options.output } : { text: result.text }), skipped: result.skipped });
+      else if (!options.output) process.stdout.write(result.text);
     });
 
-  program
-    .command('events')
+  worksRemotely(program.command('events'))
     .description("a machine's timeline, or every event")
     .argument('[machine]', 'name, MAC or IP')
     .option('--json', 'JSON instead of a table')
     .option('--limit <n>', 'the newest this many events', '200')
-    .action((ref: string | undefined, options: { json?: boolean; limit: string }) => {
+    .action(async (ref: string | undefined, options: { json?: boolean; limit: string }) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliError(`--limit ${options.limit}: expected a whole number from 1 to 10000`, EXIT_USAGE);
-      const events = ctx.withProvisioner((p) => {
-        if (ref === undefined) return p.listEvents({ limit, newest: true });
-        const machine = p.machineByRef(ref);
-        if (!machine) throw new CliError(`no machine ${ref}`, EXIT_FAILED);
-        return p.listEvents({ machineId: machine.id, limit, newest: true });
-      });
+      const events = await ctx.backend().events(ref, limit);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
+        printJson(events);
         return;
       }
       process.stdout.write(
@@ -202,6 +222,26 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         ),
       );
     });
+}
+
+/** Finds every machine first; the missing ones are one error naming them all. */
+export async function findAll(backend: CliBackend, refs: readonly string[]): Promise<CliMachine[]> {
+  const found: CliMachine[] = [];
+  const missing: string[] = [];
+  for (const ref of refs) {
+    try {
+      found.push(await backend.machine(ref));
+    } catch (error) {
+      if (!(error instanceof RackbootError && error.code === 'RACKBOOT_ERR_NOT_FOUND')) throw error;
+      missing.push(ref);
+    }
+  }
+  if (missing.length > 0) throw new CliError(`no such machine: ${missing.join(', ')}`, EXIT_FAILED, [], 'RACKBOOT_ERR_NOT_FOUND');
+  return found;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; role?: string; mode: BootMode; uuid?: string; label?: string[] }) {
@@ -221,7 +261,7 @@ function parseNewMachine(options: { mac: string[]; ip?: string; name?: string; r
   const labels = applyLabelChanges({}, options.label ?? []);
   if (!labels.ok) problems.push(...labels.problems.map((p) => `--label: ${p}`));
   if (problems.length > 0) throw new CliError('invalid machine', EXIT_USAGE, problems);
-  return { name, macs, ip: options.ip ?? null, role: options.role ?? null, bootMode: options.mode, uuid, labels: labels.ok ? labels.labels : {} };
+  return { name, macs, ip: options.ip ?? null, role: (options.role ?? null) as Role | null, bootMode: options.mode, uuid, labels: labels.ok ? labels.labels : {} };
 }
 
 function defaultName(ip: string | undefined, mac: string): string {

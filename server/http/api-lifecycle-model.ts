@@ -152,6 +152,8 @@ const change = {
     line: { type: 'integer' },
     action: { type: 'string', enum: ['add', 'update', 'unchanged'] },
     name: str,
+    macs: { type: 'array', items: str, description: 'add: the new machine\'s MACs' },
+    ip: { anyOf: [str, { type: 'null' }], description: 'add: its IP' },
     changes: { type: 'array', items: { type: 'object', required: ['field'], properties: { field: str, from: {}, to: {} } } },
   },
 } as const;

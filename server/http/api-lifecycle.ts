@@ -134,7 +134,12 @@ export async function apiLifecycle(app: FastifyInstance, options: ApiLifecycleOp
       if (result.applied) request.log.info({ rows: result.changes.length, actor: apiActor(request) }, 'api: inventory imported');
       return {
         applied: result.applied,
-        changes: result.changes.map((c) => ({ line: c.line, action: c.action, name: c.action === 'add' ? c.row.name : c.name, ...(c.action === 'update' ? { changes: c.changes } : {}) })),
+        changes: result.changes.map((c) => ({
+          line: c.line,
+          action: c.action,
+          ...(c.action === 'add' ? { name: c.row.name, macs: c.row.macs, ip: c.row.ip } : { name: c.name }),
+          ...(c.action === 'update' ? { changes: c.changes } : {}),
+        })),
         errors: result.errors.map((e) => ({ line: e.line, message: e.message })),
       };
     },

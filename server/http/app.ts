@@ -3,6 +3,7 @@
  */
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { NewAuditEntry } from '../core/ports.js';
 import type { Provisioner } from '../core/provisioner.js';
 import { codeForStatus, errorBody, httpStatus, isRackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -89,7 +90,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(apiRoutes, { provisioner: options.provisioner, overview: operator.overview, view: operator.view });
       await operator.api(api);
       await api.register(clusterRoutes, { ...(options.etcd ? { etcd: options.etcd } : {}) });
-      if (options.ipmi) await api.register(ipmiRoutes, { ...options.ipmi, ...(options.operator?.tokens ? { tokens: options.operator.tokens } : {}) });
+      if (options.ipmi) {
+        const audit = (entry: NewAuditEntry) => void options.provisioner.recordAudit(entry);
+        await api.register(ipmiRoutes, { audit, ...options.ipmi, ...(options.operator?.tokens ? { tokens: options.operator.tokens } : {}) });
+      }
     },
     { prefix: '/api/v1' },
   );

@@ -8,9 +8,10 @@ import { runIpPlan } from '../bmc/ip-plan.js';
 import type { BmcRegistry } from '../bmc/registry.js';
 import type { IpRule } from '../core/ip-policy.js';
 import type { IpPlanInventory } from '../bmc/ip-plan.js';
+import type { NewAuditEntry } from '../core/ports.js';
 import { errorBody, httpStatus } from '../errors.js';
 import { bmcListQuery, bmcNext, errorResponses, errorSchema, formatSchemaErrors, PAGE_LIMITS } from './api-model.js';
-import { NO_TOKENS, requireApiToken, type ApiTokenVerifier } from './auth.js';
+import { apiActor, NO_TOKENS, requireApiToken, type ApiTokenVerifier } from './auth.js';
 
 export interface IpmiRoutesOptions {
   readonly bmcs: BmcRegistry;
@@ -19,6 +20,8 @@ export interface IpmiRoutesOptions {
   readonly rule: IpRule | null;
   readonly tokens?: ApiTokenVerifier;
   readonly now?: () => number;
+  /** Records an applied plan in the audit log (under the API token's name). */
+  readonly audit?: (entry: NewAuditEntry) => void;
 }
 
 const NO_RULE = 'no static-IP rule is configured: set ipmi.ipPlan in the config (see docs/ipmi.md)';
@@ -73,13 +76,15 @@ export async function ipmiRoutes(app: FastifyInstance, options: IpmiRoutesOption
       onRequest: auth,
       schema: applySchema,
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       if (!options.rule) return reply.code(httpStatus('RACKBOOT_ERR_NO_IP_RULE')).send(errorBody('RACKBOOT_ERR_NO_IP_RULE', NO_RULE));
       const run = runIpPlan({ bmcs: options.bmcs, inventory: options.inventory }, options.rule, { apply: true, now: now() });
       if (!run.applied) {
         const message = `the plan has ${run.plan.counts.conflict} conflict(s); nothing was applied`;
         return reply.code(httpStatus('RACKBOOT_ERR_CONFLICT')).send(errorBody('RACKBOOT_ERR_CONFLICT', message, { plan: run.plan }));
       }
+      const c = run.plan.counts;
+      options.audit?.({ actor: apiActor(request), action: 'ip-plan.apply', target: null, before: null, after: { ...c }, message: `ip-plan applied: ${c.add} added, ${c.update} updated` });
       return { applied: true, plan: run.plan };
     },
   );

@@ -83,6 +83,8 @@ export interface LabUpOptions {
   /** ipmi (default): ipmi_sim BMCs; redfish: Redfish BMCs (the emulator of redfish-bmc.ts) on HTTPS. */
   readonly bmcProtocol?: LabBmcProtocol;
   readonly log?: (line: string) => void;
+  /** Steps done of all (the test OS, the namespaces, each blade, the server), for a progress bar. */
+  readonly progress?: (done: number, total: number, step: string) => void;
 }
 
 export class LabError extends Error {
@@ -237,6 +239,8 @@ export function labPrerequisites(protocol: LabBmcProtocol = 'ipmi'): string[] {
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const log = opts.log ?? (() => {});
   const nodes = opts.nodes;
+  let stepsDone = 0;
+  const stepDone = (step: string) => opts.progress?.((stepsDone += 1), nodes + 3, step);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) throw new LabError(`--nodes must be 1-${MAX_NODES}`, 2);
   const protocol = opts.bmcProtocol ?? 'ipmi';
   const missing = labPrerequisites(protocol);
@@ -258,6 +262,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     const build = spawnSync('bash', [join(ROOT, 'scripts', 'build-test-os.sh'), os.dir], { encoding: 'utf8', timeout: 900_000 });
     if (build.status !== 0) throw new LabError(`scripts/build-test-os.sh failed: ${(build.stderr || build.stdout).trim().split('\n').slice(-5).join('\n')}`, 1);
   }
+  stepDone('test OS');
 
   const ns = `${LAB_NS_PREFIX}-${randomBytes(3).toString('hex')}`;
   const bmcNs = `${ns}-bmc`;
@@ -289,6 +294,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     await ip(['-n', ns, 'link', 'set', 'br0', 'up']);
     await ip(['-n', ns, 'route', 'add', '255.255.255.255/32', 'dev', 'br0']);
     log(`namespace ${ns}: br0 ${server}/24 (hosts), ${mgmt}/24 (BMCs)`);
+    stepDone(`namespace ${ns}`);
 
     // radvd: without IPv6 autoconfiguration iPXE waits ~13 s before it loads its boot file.
     const radvd = findExecutable('radvd');
@@ -388,6 +394,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       writeState(state);
       await waitForUdp(bmcNs, `${address}:623`, pid, logFile, 10_000);
       log(`blade ${name}: BMC ${address} (ipmi_sim pid ${pid}), host NIC ${hostMac} on ${tap}, planned ${hostIp}`);
+      stepDone(`blade ${name}`);
     }
     state.bmcRange = nodes === 1 ? `${BMC_SUBNET_PREFIX}.11` : `${BMC_SUBNET_PREFIX}.11-${10 + nodes}`;
 
@@ -428,6 +435,7 @@ ipmi:
     writeState(state);
     await waitForLog(rbLog, /rackboot serving/, rbPid, 60_000);
     log(`rackboot serve (pid ${rbPid}) in ${ns}, log ${rbLog}`);
+    stepDone('rackboot serve');
     state.status = 'up';
     writeState(state);
     return state;

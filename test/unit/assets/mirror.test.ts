@@ -65,6 +65,17 @@ describe('rackboot assets import', () => {
     assert.deepEqual(again.map((r) => r.status), ['unchanged', 'unchanged', 'unchanged']);
   });
 
+  it('reports its progress: bytes copied so far, growing to the bytes of every file it imports', async () => {
+    const src = tree('progress', { ...flatcar('5.0.0'), 'flatcar/5.0.0/.stamp': 'not imported' });
+    const seen: Array<[number, number, string]> = [];
+    await importAssets(src, join(root, 'assets-progress'), new Date(), (copied, total, file) => seen.push([copied, total, file]));
+    const total = IMAGE.length + 'FLATCAR_VERSION=5.0.0\n'.length + Buffer.byteLength(flatcar('5.0.0')['flatcar/5.0.0/SHA256SUMS'] as string);
+    assert.deepEqual(seen[0], [0, total, '']);
+    assert.equal(seen.at(-1)?.[0], total);
+    assert.ok(seen.every(([copied], i) => i === 0 || copied >= (seen[i - 1]?.[0] ?? 0)), 'never goes back');
+    assert.ok(seen.some(([, , file]) => file === 'flatcar/5.0.0/flatcar_production_image.bin.bz2'));
+  });
+
   it('refuses, with every problem and nothing imported: a file without a checksum, a mismatch, a changed version', async () => {
     const assets = join(root, 'assets-bad');
     await importAssets(tree('v1', flatcar('1.0.0')), assets);

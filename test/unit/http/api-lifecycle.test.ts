@@ -125,7 +125,7 @@ test('export then import round-trips; import is a dry run by default; an invalid
   assert.equal(dry.json().applied, false);
   assert.deepEqual(dry.json().changes.filter((c: { action: string }) => c.action !== 'unchanged'), [
     { line: 3, action: 'update', name: 'blade-02', changes: [{ field: 'ip', from: '10.99.0.12', to: '10.99.0.22' }] },
-    { line: 6, action: 'add', name: 'blade-05' },
+    { line: 6, action: 'add', name: 'blade-05', macs: ['52:54:00:aa:00:05'], ip: '10.99.0.15' },
   ]);
   assert.equal(t.provisioner.machineByRef('blade-05'), null);
   const broken = `${edited}blade-06,52:54:00:aa:00:05,,,,,,\nblade-07,xx,,,,,,\n`;

@@ -62,6 +62,8 @@ test('applying needs the token, then registers the machines in one go', async ()
   ]);
   const again = (await app.inject('/api/v1/ip-plan')).json() as { plan: { counts: Record<string, number> } };
   assert.equal(again.plan.counts.unchanged, 2);
+  const [audited] = t.provisioner.listAudit({ limit: 1 });
+  assert.deepEqual([audited?.action, audited?.actor.startsWith('api'), audited?.message], ['ip-plan.apply', true, 'ip-plan applied: 2 added, 0 updated']);
 });
 
 test('without a configured rule the plan says how to configure one, and apply is 501', async () => {
