@@ -252,6 +252,7 @@ done
 install -m 0755 "$files_dir/rackboot-ignition-generator" "$stage/usr/lib/systemd/system-generators/rackboot-ignition-generator"
 install -m 0755 "$files_dir/populate-sysroot" "$files_dir/test-callback" "$stage/usr/libexec/rackboot/"
 install -m 0755 "$files_dir/rackboot-cloudinit" "$stage/usr/bin/rackboot-cloudinit"
+install -m 0755 "$files_dir/setfiles" "$stage/usr/sbin/setfiles"
 for u in sysroot.mount rackboot-populate-sysroot.service rackboot-booted.service rackboot-cloudinit.service; do
   install -m 0644 "$files_dir/$u" "$stage/usr/lib/systemd/system/$u"
 done
@@ -316,6 +317,9 @@ printf 'root:*::\n' >"$stage/etc/gshadow"
 chmod 0640 "$stage/etc/shadow" "$stage/etc/gshadow"
 printf 'passwd: files systemd\ngroup: files systemd\nshadow: files\nhosts: files dns\n' >"$stage/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' >"$stage/etc/hosts"
+# Debian builds Ignition to relabel for SELinux unless /sysroot/etc/selinux/config says it is off
+mkdir -p "$stage/etc/selinux"
+printf 'SELINUX=disabled\nSELINUXTYPE=default\n' >"$stage/etc/selinux/config"
 : >"$stage/etc/machine-id"   # empty: first boot (presets are applied, Ignition's enabled units start)
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$stage/etc/resolv.conf" 2>/dev/null || true
 rm -f "$stage/etc/resolv.conf" && : >"$stage/etc/resolv.conf"
@@ -339,7 +343,7 @@ for u in systemd-update-utmp.service systemd-update-utmp-runlevel.service system
   systemd-pcrphase-sysinit.service systemd-boot-update.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
   sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount sys-fs-fuse-connections.mount dev-hugepages.mount \
   dev-mqueue.mount systemd-repart.service systemd-tpm2-setup.service systemd-ask-password-console.path \
-  systemd-ask-password-wall.path cryptsetup.target remote-cryptsetup.target veritysetup.target integritysetup.target; do
+  systemd-ask-password-wall.path getty.target getty-static.service systemd-logind.service cryptsetup.target remote-cryptsetup.target veritysetup.target integritysetup.target; do
   ln -sf /dev/null "$stage/etc/systemd/system/$u"
 done
 
