@@ -114,7 +114,7 @@ for p in $wanted; do
 done
 echo "$wanted" >"$cache_dir/packages.list"
 kernel_deb=$(printf '%s\n' "${deb_files[@]}" | grep '/linux-image-[0-9]' | tail -n 1) || die "no kernel package in $debs"
-ignition_deb=$(printf '%s\n' "${deb_files[@]}" | grep '/ignition_' | tail -n 1) || die "no ignition package in $debs"
+printf '%s\n' "${deb_files[@]}" | grep -q '/ignition_' || die "no ignition package in $debs"
 
 # --- inputs, and the fast path -----------------------------------------------------------------
 inputs_sha=$(
@@ -348,7 +348,7 @@ for u in systemd-update-utmp.service systemd-update-utmp-runlevel.service system
 done
 
 # strip what no one reads here
-rm -rf "$stage/usr/share" "$stage/usr/lib/systemd/tests" "$stage/usr/lib/udev/hwdb.d" "$stage/usr/lib/x86_64-linux-gnu/gconv"
+rm -rf "${stage:?}/usr/share" "$stage/usr/lib/systemd/tests" "$stage/usr/lib/udev/hwdb.d" "$stage/usr/lib/x86_64-linux-gnu/gconv"
 find "$stage" -name '*.a' -delete
 
 if [ "$(id -u)" = 0 ]; then

@@ -13,10 +13,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { createLabNetwork, uniqueLabName, type LabNetwork } from '../../server/lab/netns.js';
 import { checkLabPrereqs, findExecutable, testOsFiles } from '../../server/lab/prereqs.js';
 import type { LabProcess } from '../../server/lab/process.js';
@@ -251,6 +252,98 @@ cluster: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBxeHKmWGXo8
 if (skipReason) {
   test('the real test OS boots from rackboot', { skip: `skipped: ${skipReason}` }, () => {});
 }
+
+/**
+ * rackboot-cloudinit's YAML reader (awk, run by busybox as in the image) against the `yaml` package,
+ * on what rackboot renders for every role and mode, and on YAML it must refuse. No root, no QEMU.
+ */
+const BUSYBOX = '/bin/busybox';
+const APPLIER = join(ROOT, 'scripts', 'real-test-os', 'rackboot-cloudinit');
+describe("rackboot-cloudinit reads rackboot's cloud-configs as a YAML parser does", { skip: existsSync(BUSYBOX) ? false : `skipped: ${BUSYBOX} is missing (apt-get install busybox-static)` }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rb-testos-parse-'));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function parseWithApplier(text: string, name: string): { code: number | null; stderr: string; values: Map<string, string> } {
+    const input = join(dir, `${name}.yaml`);
+    const out = join(dir, `${name}.parsed`);
+    writeFileSync(input, text);
+    // busybox's awk and sh, as inside the image
+    const run = spawnSync(BUSYBOX, ['sh', APPLIER, '--parse', input, out], { encoding: 'utf8', env: { PATH: join(dir, 'bin') } });
+    const values = new Map<string, string>();
+    if (existsSync(out)) for (const file of readdirSync(out)) values.set(file, readFileSync(join(out, file), 'utf8'));
+    return { code: run.status, stderr: run.stderr, values };
+  }
+
+  /** Every scalar of the document by its path (list items numbered from 0), as strings. */
+  function flatten(value: unknown, path: string, into: Map<string, string>): Map<string, string> {
+    if (Array.isArray(value)) value.forEach((item, i) => flatten(item, path ? `${path}.${i}` : String(i), into));
+    else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, into);
+    else into.set(path, String(value));
+    return into;
+  }
+
+  test('every role (dev also in install mode): the same scalars as the yaml package', () => {
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    for (const applet of ['awk', 'sed', 'mkdir', 'cat', 'head', 'grep', 'sort', 'ls', 'tr']) {
+      spawnSync('ln', ['-sf', BUSYBOX, join(dir, 'bin', applet)]);
+    }
+    const config = join(dir, 'rackboot.yaml');
+    writeFileSync(
+      config,
+      `dataDir: ${dir}/data
+server: { address: 10.99.0.1 }
+http: { listen: 10.99.0.1, port: 8080 }
+dhcp:
+  subnets: [{ cidr: 10.99.0.0/24, gateway: 10.99.0.1, dns: [10.99.0.1], domain: rack.test, leaseSeconds: 600 }]
+boot:
+  assetsDir: ${join(dir, 'bin')}
+  os: { name: real-test-os, kernel: vmlinuz, initrds: [initrd.img] }
+cluster: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBxeHKmWGXo8k0wq8ZRUAiGc0DT9HxEVWV0QJOQOdmqA a@b", "ssh-rsa AAAAB3NzaC1yc2E= second key"], ntpServers: [10.99.0.1] }
+`,
+    );
+    const roles = ['dev', 'test', 'small', 'production-central', 'production-worker'];
+    let host = 10;
+    let rendered = 0;
+    for (const role of roles) {
+      for (const mode of role === 'dev' ? ['memory', 'install'] : ['memory']) {
+        host += 1;
+        const name = `${role}-${mode}`;
+        const add = rackboot(['--config', config, 'machines', 'add', '--mac', `52:54:00:99:01:${host.toString(16).padStart(2, '0')}`, '--ip', `10.99.0.${host}`, '--name', name, '--role', role, '--mode', mode]);
+        assert.equal(add.code, 0, add.stderr);
+        const preview = rackboot(['--config', config, 'preview', name, '--json']);
+        assert.equal(preview.code, 0, preview.stderr);
+        const cloudConfig = (JSON.parse(preview.stdout) as { preview: { cloudConfig: { ok: boolean; text?: string } } }).preview.cloudConfig;
+        if (!cloudConfig.ok || !cloudConfig.text) continue; // e.g. a cluster role that needs more members first
+        rendered += 1;
+        const parsed = parseWithApplier(cloudConfig.text, name);
+        assert.equal(parsed.code, 0, `${name}: ${parsed.stderr}`);
+        assert.deepEqual(Object.fromEntries([...parsed.values].sort()), Object.fromEntries([...flatten(parseYaml(cloudConfig.text), '', new Map())].sort()), name);
+      }
+    }
+    assert.ok(rendered >= 3, `only ${rendered} role/mode renders to compare`);
+  });
+
+  test('YAML outside its subset is refused before anything is applied', () => {
+    const refused = {
+      folded: '#cloud-config\nwrite_files:\n  - path: /x\n    content: >\n      folded\n',
+      anchor: '#cloud-config\nhostname: &h a\n',
+      alias: '#cloud-config\nhostname: *h\n',
+      tag: '#cloud-config\nhostname: !!str a\n',
+      flowMapping: '#cloud-config\nhostname: {a: b}\n',
+      twoDocuments: '#cloud-config\nhostname: a\n---\nhostname: b\n',
+      unterminated: '#cloud-config\nhostname: "a\n',
+    };
+    for (const [name, text] of Object.entries(refused)) {
+      const parsed = parseWithApplier(text, `bad-${name}`);
+      assert.equal(parsed.code, 2, `${name} is refused (exit 2): ${parsed.stderr}`);
+    }
+  });
+});
 
 function eventsOf(db: string, machine: string): EventRow[] {
   return machineEvents(db, machine);
