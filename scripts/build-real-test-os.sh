@@ -52,7 +52,6 @@ need cpio cpio
 need gzip gzip
 need sha256sum coreutils
 need flock util-linux
-need file file
 # zstd: the kernel unpacks it several times faster than gzip, which matters under TCG
 if command -v zstd >/dev/null 2>&1; then compress="zstd -q -10 -T0"; else compress="gzip -6n"; fi
 ld_so=/lib64/ld-linux-x86-64.so.2
@@ -99,7 +98,11 @@ for pv in $versions; do
   p=${pv%%=*} v=${pv#*=}
   [ "$v" = "(none)" ] && continue
   fv=${v//:/%3a}
-  ls "$debs/${p}_${fv}_"*.deb >/dev/null 2>&1 || to_get+=("$pv")
+  ls "$debs/${p}_${fv}_"*.deb >/dev/null 2>&1 && continue
+  # the busybox test OS may have downloaded the same kernel already (70 MB)
+  shared=$(ls "$repo_root/.cache/test-os/cache/${p}_${fv}_"*.deb 2>/dev/null | head -n 1) || true
+  if [ -n "$shared" ]; then cp "$shared" "$debs/"; continue; fi
+  to_get+=("$pv")
 done
 if [ "${#to_get[@]}" -gt 0 ]; then
   say "downloading ${#to_get[@]} packages (apt-get download)"
@@ -234,8 +237,8 @@ depmod -b "$stage" "$kver"
 
 # shared libraries: whatever ld.so resolves, first from the pool
 libpath=$pool/usr/lib/x86_64-linux-gnu:$pool/usr/lib/x86_64-linux-gnu/systemd:$pool/usr/lib
-find "$stage/usr" -type f \( -perm -u+x -o -name '*.so*' \) -print0 | while IFS= read -r -d '' f; do
-  file -b "$f" | grep -q 'ELF.*dynamically linked\|ELF.*shared object' || continue
+find "$stage/usr" -type f \( -perm -u+x -o -name '*.so*' \) ! -path '*/usr/bin/busybox' -print0 | while IFS= read -r -d '' f; do
+  [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] || continue   # ELF files only
   "$ld_so" --library-path "$libpath" --list "$f" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }'
 done | sort -u | while read -r lib; do
   rel=${lib#"$pool"}
