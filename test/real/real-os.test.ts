@@ -42,12 +42,12 @@ function prerequisites(): string | null {
 const skipReason = prerequisites();
 
 /** The etcd binary from the release tarball the mirror script made (etcd-vX.Y.Z-linux-amd64/etcd). */
-function etcdFromRelease(): string {
+function etcdFromRelease(into: string): string {
   const list = spawnSync('bash', ['-c', `ls -d "${ETCD_RELEASE}"/etcd-v*-linux-amd64.tar.gz | sort -V | tail -n 1`], { encoding: 'utf8' });
   const tarball = list.stdout.trim();
   assert.ok(tarball.endsWith('.tar.gz'), `no etcd release tarball in ${ETCD_RELEASE}`);
   const name = tarball.slice(tarball.lastIndexOf('/') + 1, -'.tar.gz'.length);
-  const out = mkdtempSync(join(tmpdir(), 'rb-testos-etcd-'));
+  const out = mkdtempSync(join(into, 'etcd-'));
   const untar = spawnSync('tar', ['-xzf', tarball, '-C', out], { encoding: 'utf8' });
   assert.equal(untar.status, 0, untar.stderr);
   return join(out, name, 'etcd');
@@ -227,7 +227,7 @@ cluster: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBxeHKmWGXo8
       hostNumber: 32,
       role: 'test',
       extraArgs: [],
-      assets: { 'etcd/etcd': { file: etcdFromRelease() } },
+      assets: { 'etcd/etcd': { file: etcdFromRelease(work) } },
       until: async ({ db, rb, vm }) => {
         const events = await waitForEvent(db, 'ccfg', 'ready', BOOT_TIMEOUT_MS, () => {
           const died = serverDied(rb, vm)();
