@@ -23,7 +23,9 @@ import { BmcStore } from './store/bmc-store.js';
 import type { Db } from './store/db.js';
 import { OverviewStore } from './store/overview-store.js';
 import type { Logger } from './log.js';
-import { dhcpSettings, startDhcpService, type DhcpService } from './services/dhcp-service.js';
+import type { DhcpService } from './services/dhcp-service.js';
+import { startDhcp } from './dhcp-worker/start.js';
+import { provisionerSettings } from './services/provisioner-settings.js';
 import { startTftpService, type TftpService } from './services/tftp-service.js';
 import { createWriteGuards, startWriteGuards } from './services/write-guards.js';
 import type { MachinelessEvents } from './core/machineless-events.js';
@@ -68,18 +70,7 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
   const provisioner = new Provisioner({
     store,
     renderer: loadCatalog(config),
-    settings: {
-      publicUrl: config.http.publicUrl,
-      serverAddress: config.server.address,
-      os: config.boot.os,
-      kernelArgs: config.boot.kernelArgs,
-      cloudConfig: config.boot.cloudConfig,
-      menu: config.boot.menu,
-      subnets: config.dhcp.subnets,
-      cluster: config.cluster,
-      // only when this process answers DHCP: then (full mode) its leases vouch for machine addresses
-      ...(config.dhcp.enabled ? { dhcp: dhcpSettings(config) } : {}),
-    },
+    settings: provisionerSettings(config),
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
     ...(machineless ? { machineless } : {}),
@@ -155,9 +146,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       listening.push(`tftp  ${config.tftp.listen}:${started.port} (serving ${config.tftp.root})`);
     }
     if (config.dhcp.enabled) {
-      const started: DhcpService = (dhcp = await startDhcpService(config, provisioner, logger));
+      const started: DhcpService = (dhcp = await startDhcp(config, provisioner, logger, databasePath(config)));
       closers.push(() => started.close());
-      listening.push(`dhcp  ${config.dhcp.listen}:${started.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')})`);
+      listening.push(`dhcp  ${config.dhcp.listen}:${started.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')}; ${config.dhcp.worker ? 'worker thread' : 'main thread'})`);
     }
   } catch (error) {
     await closeAll();
