@@ -11,7 +11,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .command('serve')
     .description('run the DHCP, TFTP and HTTP services')
     .action(async () => {
-      const { config, warnings } = ctx.resolveConfig();
+      const resolved = ctx.resolveConfig();
+      const { warnings } = resolved;
+      // RACKBOOT_DHCP_WORKER=false: DHCP on the main thread whatever the config says (debugging, and the tests of both paths)
+      const config = process.env.RACKBOOT_DHCP_WORKER === 'false' ? { ...resolved.config, dhcp: { ...resolved.config.dhcp, worker: false } } : resolved.config;
       const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level);
       for (const warning of warnings) logger.warn(warning);
       const server = await startServer(config, logger);
