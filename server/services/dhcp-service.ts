@@ -14,6 +14,7 @@ import type { Endpoint } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DhcpAdmission, type AdmissionLimits, type AdmissionStats } from '../dhcp-worker/admission.js';
+import { startBacklogSampler } from '../net/udp-backlog.js';
 import { startDhcpListener, type DhcpHandlerResult, type DhcpListener, type DhcpListenerStats } from '../net/dhcp-listener.js';
 import { BOOTP_REQUEST, DHCP_CLIENT_PORT, DhcpMessageType } from '../protocol/dhcp/constants.js';
 import { messageType } from '../protocol/dhcp/options.js';
@@ -96,6 +97,8 @@ export async function startDhcpService(
   });
   // Memory stays bounded whatever arrives: beyond this even admitted MACs wait for their retransmit.
   const hardQueueLimit = Math.max(4 * (serviceOptions.admission?.queueBound ?? config.dhcp.shedding.queueBound), 64);
+  // the kernel receive-queue sampler: set once the sockets are bound
+  let backlog: ReturnType<typeof startBacklogSampler> | null = null;
   let shedLoggedAt = -Infinity;
   let shedSinceLog = 0;
 
@@ -190,13 +193,16 @@ export async function startDhcpService(
       if (packet.mac !== null) {
         const type = messageType(packet);
         const discover = type === null || type === DhcpMessageType.Discover;
-        const verdict = queue.length >= hardQueueLimit ? 'shed' : admission.decide(packet.mac, discover, queue.length, now());
+        // waiting = decided-not-yet plus what the kernel still holds for our sockets
+        backlog?.consumed();
+        const waiting = queue.length + (backlog?.packets ?? 0);
+        const verdict = queue.length >= hardQueueLimit ? 'shed' : admission.decide(packet.mac, discover, waiting, now());
         if (verdict === 'shed') {
           if (queue.length >= hardQueueLimit) admission.stats.shed += 1;
           shedSinceLog += 1;
           const at = now();
           if (at - shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
-            log.warn({ shed: shedSinceLog, queued: queue.length, admittedMacs: admission.stats.admittedMacs, shedTotal: admission.stats.shed },
+            log.warn({ shed: shedSinceLog, queued: waiting, admittedMacs: admission.stats.admittedMacs, shedTotal: admission.stats.shed },
               'dhcp: overloaded: new machines are dropped early so the admitted ones finish (they retransmit; logged at most every 10 s)');
             shedLoggedAt = at;
             shedSinceLog = 0;
@@ -207,13 +213,17 @@ export async function startDhcpService(
       return decide(packet, { localPort, source }).then((decision) => toResult(packet, decision, withRogue));
     },
   });
+  backlog = process.platform === 'linux' ? startBacklogSampler([listener.port, ...(listener.pxePort === null ? [] : [listener.pxePort])]) : null;
   return {
     port: listener.port,
     pxePort: listener.pxePort,
     watchPort: listener.watchPort,
     get stats() {
-      return Object.assign(listener.stats, { admission: { ...admission.stats, queued: queue.length } });
+      return Object.assign(listener.stats, { admission: { ...admission.stats, queued: queue.length + (backlog?.packets ?? 0) } });
     },
-    close: () => listener.close(),
+    close: () => {
+      backlog?.stop();
+      return listener.close();
+    },
   };
 }
