@@ -101,7 +101,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
 
   try {
-    const writes = startWriteGuards(guards, { config, provisioner, db, logger });
+    // the DHCP worker keeps its own counter of events from unknown MACs: it sheds them too while the disk is low
+    const writes = startWriteGuards(guards, { config, provisioner, db, logger, onDiskLow: (low) => dhcp?.notify?.({ type: 'disk-low', low }) });
     closers.push(async () => writes.stop());
     const install = enableInstall(provisioner, config, logger);
     closers.push(async () => install.stop());

@@ -13,6 +13,7 @@ import type { Provisioner } from '../core/provisioner.js';
 import type { Endpoint } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ToWorker } from '../dhcp-worker/protocol.js';
 import { DhcpAdmission, type AdmissionLimits, type AdmissionStats } from '../dhcp-worker/admission.js';
 import { startBacklogSampler } from '../net/udp-backlog.js';
 import { startDhcpListener, type DhcpHandlerResult, type DhcpListener, type DhcpListenerStats } from '../net/dhcp-listener.js';
@@ -27,6 +28,8 @@ export interface DhcpServiceStats extends DhcpListenerStats {
 
 export interface DhcpService extends Omit<DhcpListener, 'stats'> {
   readonly stats: Readonly<DhcpServiceStats>;
+  /** The worker path only: passes a message to the worker thread. */
+  readonly notify?: (message: ToWorker) => void;
 }
 
 /** Shedding is logged at most this often. */
