@@ -99,6 +99,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
     closeStore();
   };
+  // The DHCP worker thread starts (loads its modules, opens its connection) while this thread builds
+  // HTTP and TFTP: after a crash, rackboot answers again sooner. It may answer a few ms before TFTP
+  // and HTTP listen; firmware retries what fails then.
+  const dhcpWorker = config.dhcp.enabled && config.dhcp.worker ? startDhcp(config, provisioner, logger, databasePath(config)) : null;
+  dhcpWorker?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
 
   try {
     // the DHCP worker keeps its own counter of events from unknown MACs: it sheds them too while the disk is low
@@ -147,11 +152,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       listening.push(`tftp  ${config.tftp.listen}:${started.port} (serving ${config.tftp.root})`);
     }
     if (config.dhcp.enabled) {
-      const started: DhcpService = (dhcp = await startDhcp(config, provisioner, logger, databasePath(config)));
+      const started: DhcpService = (dhcp = await (dhcpWorker ?? startDhcp(config, provisioner, logger, databasePath(config))));
       closers.push(() => started.close());
       listening.push(`dhcp  ${config.dhcp.listen}:${started.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')}; ${config.dhcp.worker ? 'worker thread' : 'main thread'})`);
     }
   } catch (error) {
+    if (dhcpWorker && dhcp === undefined) await dhcpWorker.then((started) => started.close(), () => undefined);
     await closeAll();
     throw error;
   }

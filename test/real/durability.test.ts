@@ -59,10 +59,6 @@ async function drill(t: TestContext, path: 'worker thread' | 'main thread'): Pro
       restarts.push(Math.max(toServing, toDhcp));
       t.diagnostic(`kill ${round} after ${acked} acknowledgements (${installedAtKill}/${MACHINES} installed); restart: "rackboot serving" after ${toServing} ms, first DHCP answer after ${toDhcp} ms`);
     }
-    // The box is shared (CI runs QEMU suites alongside): the better of the two restarts must be
-    // under 2 s, and neither may be far off.
-    assert.ok(Math.min(...restarts) < RESTART_LIMIT_MS, `restarts took ${restarts.join(' and ')} ms`);
-    assert.ok(Math.max(...restarts) < 2.5 * RESTART_LIMIT_MS, `restarts took ${restarts.join(' and ')} ms`);
 
     const report = await client.report;
     t.diagnostic(`storm: ${report.installed}/${MACHINES} installed in ${(report.wallMs / 1000).toFixed(1)} s; retries: ${JSON.stringify(report.counters)}`);
@@ -70,6 +66,11 @@ async function drill(t: TestContext, path: 'worker thread' | 'main thread'): Pro
     await server.stop(10_000);
 
     checkAcknowledged(lab.dbPath, client.acks, lab.machines);
+    // Checked last, so a slow restart on a loaded machine does not hide a lost acknowledgement. The box
+    // is shared (CI runs QEMU suites alongside): the better of the two restarts must be under 2 s, and
+    // neither may be far off.
+    assert.ok(Math.min(...restarts) < RESTART_LIMIT_MS, `restarts took ${restarts.join(' and ')} ms`);
+    assert.ok(Math.max(...restarts) < 2.5 * RESTART_LIMIT_MS, `restarts took ${restarts.join(' and ')} ms`);
   } finally {
     if (saved === undefined) delete process.env.RACKBOOT_DHCP_WORKER;
     else process.env.RACKBOOT_DHCP_WORKER = saved;
