@@ -18,6 +18,8 @@ export type FromWorker =
 
 export type ToWorker =
   | { readonly type: 'close' }
+  /** Post the counters now (a caller that must see what just happened, not the last periodic report). */
+  | { readonly type: 'stats' }
   /** The inventory changed on another connection in a way a version counter cannot see (kept for callers; see index.ts). */
   | { readonly type: 'inventory-changed' }
   /** The disk guard's state: shed writes of events from unknown sources while the disk is low. */

@@ -70,6 +70,7 @@ export async function startDhcpWorker(config: Config, options: DhcpWorkerOptions
   let worker: Worker;
   let ports = { port: 0, pxePort: null as number | null, watchPort: null as number | null };
   let readyWaiters: Array<() => void> = [];
+  let statsWaiters: Array<() => void> = [];
 
   const spawn = (): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -88,6 +89,9 @@ export async function startDhcpWorker(config: Config, options: DhcpWorkerOptions
           for (const waiter of waiters) waiter();
         } else if (message.type === 'stats' || message.type === 'closed') {
           latest = message.stats;
+          const waiters = statsWaiters;
+          statsWaiters = [];
+          for (const waiter of waiters) waiter();
         } else {
           reject(new Error(`dhcp worker: ${message.message}`));
         }
@@ -133,6 +137,18 @@ export async function startDhcpWorker(config: Config, options: DhcpWorkerOptions
     },
     notify(message) {
       worker.postMessage(message);
+    },
+    freshStats() {
+      return new Promise((resolve) => {
+        const timer = setTimeout(done, 1000); // a dead or busy worker: the last report
+        function done(): void {
+          clearTimeout(timer);
+          const stats = { ...sum(carried, latest), workerRestarts: restarts, workerThreadId: worker.threadId };
+          resolve(stats);
+        }
+        statsWaiters.push(done);
+        worker.postMessage({ type: 'stats' } satisfies ToWorker);
+      });
     },
     async terminateWorker() {
       await worker.terminate();

@@ -84,7 +84,8 @@ async function main(): Promise<void> {
   const flushTimer = setInterval(flushMachineless, u.flushSeconds * 1000);
   const statsTimer = setInterval(() => post({ type: 'stats', stats: running.stats }), data.statsIntervalMs);
   port.on('message', (message: ToWorker) => {
-    if (message.type === 'inventory-changed') store.invalidate();
+    if (message.type === 'stats') post({ type: 'stats', stats: running.stats });
+    else if (message.type === 'inventory-changed') store.invalidate();
     else if (message.type === 'disk-low') machineless.setShedding(message.low);
     else if (message.type === 'close') {
       clearInterval(flushTimer);

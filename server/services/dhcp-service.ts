@@ -30,6 +30,8 @@ export interface DhcpService extends Omit<DhcpListener, 'stats'> {
   readonly stats: Readonly<DhcpServiceStats>;
   /** The worker path only: passes a message to the worker thread. */
   readonly notify?: (message: ToWorker) => void;
+  /** The counters as of now (the worker path asks the worker; its `stats` may be up to one report old). */
+  readonly freshStats?: () => Promise<Readonly<DhcpServiceStats>>;
 }
 
 /** Shedding is logged at most this often. */

@@ -33,7 +33,9 @@ emit({ ready: { port: service.port, pxePort: service.pxePort, watchPort: service
 let n = 0;
 process.on('SIGUSR2', () => {
   n += 1;
-  emit({ stats: service.stats, n });
+  const k = n;
+  // the worker path: counters as of now, not the last periodic report
+  void (service.freshStats?.() ?? Promise.resolve(service.stats)).then((stats) => emit({ stats, n: k }));
 });
 
 const stop = (): void => {
