@@ -24,7 +24,9 @@ import { BmcStore } from './store/bmc-store.js';
 import type { Db } from './store/db.js';
 import { OverviewStore } from './store/overview-store.js';
 import type { Logger } from './log.js';
-import { dhcpSettings, startDhcpService, type DhcpService } from './services/dhcp-service.js';
+import type { DhcpService } from './services/dhcp-service.js';
+import { startDhcp } from './dhcp-worker/start.js';
+import { provisionerSettings } from './services/provisioner-settings.js';
 import { startTftpService, type TftpService } from './services/tftp-service.js';
 import { createWriteGuards, startWriteGuards } from './services/write-guards.js';
 import type { MachinelessEvents } from './core/machineless-events.js';
@@ -73,19 +75,7 @@ export function createProvisioner(config: Config, machineless?: MachinelessEvent
     etcd: etcdPki,
     store,
     renderer: loadCatalog(config),
-    settings: {
-      publicUrl: config.http.publicUrl,
-      serverAddress: config.server.address,
-      os: config.boot.os,
-      kernelArgs: config.boot.kernelArgs,
-      cloudConfig: config.boot.cloudConfig,
-      configFormat: config.boot.configFormat,
-      menu: config.boot.menu,
-      subnets: config.dhcp.subnets,
-      cluster: config.cluster,
-      // only when this process answers DHCP: then (full mode) its leases vouch for machine addresses
-      ...(config.dhcp.enabled ? { dhcp: dhcpSettings(config) } : {}),
-    },
+    settings: provisionerSettings(config),
     clock: { now: () => Date.now() },
     newToken: () => randomBytes(18).toString('base64url'),
     // the mirror checksums Ignition verifies fetched files with
@@ -116,9 +106,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
     closeStore();
   };
+  // The DHCP worker thread starts (loads its modules, opens its connection) while this thread builds
+  // HTTP and TFTP: after a crash, rackboot answers again sooner. It may answer a few ms before TFTP
+  // and HTTP listen; firmware retries what fails then.
+  const dhcpWorker = config.dhcp.enabled && config.dhcp.worker ? startDhcp(config, provisioner, logger, databasePath(config)) : null;
+  dhcpWorker?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
 
   try {
-    const writes = startWriteGuards(guards, { config, provisioner, db, logger });
+    // the DHCP worker keeps its own counter of events from unknown MACs: it sheds them too while the disk is low
+    const writes = startWriteGuards(guards, { config, provisioner, db, logger, onDiskLow: (low) => dhcp?.notify?.({ type: 'disk-low', low }) });
     closers.push(async () => writes.stop());
     const install = enableInstall(provisioner, config, logger);
     closers.push(async () => install.stop());
@@ -167,11 +163,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       listening.push(`tftp  ${config.tftp.listen}:${started.port} (serving ${config.tftp.root})`);
     }
     if (config.dhcp.enabled) {
-      const started: DhcpService = (dhcp = await startDhcpService(config, provisioner, logger));
+      const started: DhcpService = (dhcp = await (dhcpWorker ?? startDhcp(config, provisioner, logger, databasePath(config))));
       closers.push(() => started.close());
-      listening.push(`dhcp  ${config.dhcp.listen}:${started.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')})`);
+      listening.push(`dhcp  ${config.dhcp.listen}:${started.port} (subnets ${config.dhcp.subnets.map((s) => s.cidr).join(', ')}; ${config.dhcp.worker ? 'worker thread' : 'main thread'})`);
     }
   } catch (error) {
+    if (dhcpWorker && dhcp === undefined) await dhcpWorker.then((started) => started.close(), () => undefined);
     await closeAll();
     throw error;
   }

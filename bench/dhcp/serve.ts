@@ -1,7 +1,7 @@
 /**
  * rackboot's DHCP service as its own process, for the benchmark (bench/dhcp/run.ts): the same
- * config loading, Provisioner, SQLite store (a file, WAL) and listener that `rackboot serve` wires
- * up, without HTTP and TFTP. Registers the machines of `--machines FILE` (lines `mac,ip`) first,
+ * config loading, Provisioner, SQLite store (a file, WAL) and DHCP service (on its worker thread
+ * unless dhcp.worker is false) that `rackboot serve` wires up, without HTTP and TFTP. Registers the machines of `--machines FILE` (lines `mac,ip`) first,
  * in one transaction. Prints `{"ready":port}` when listening; on SIGTERM or SIGINT closes and
  * prints `{"stats":{...}}` (the listener's counters), then exits.
  *
@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../../server/config/config.js';
 import { createLogger } from '../../server/log.js';
-import { createProvisioner } from '../../server/main.js';
-import { startDhcpService } from '../../server/services/dhcp-service.js';
+import { startDhcp } from '../../server/dhcp-worker/start.js';
+import { createProvisioner, databasePath } from '../../server/main.js';
 
 const { values } = parseArgs({ options: { config: { type: 'string' }, machines: { type: 'string' } } });
 if (values.config === undefined) {
@@ -35,7 +35,8 @@ if (values.machines !== undefined) {
   provisioner.registerMachines(missing);
 }
 const logger = createLogger(config.log.level, process.stderr);
-const service = await startDhcpService(config, provisioner, logger);
+// dhcp.worker (default true): the worker thread with its own connection, as `rackboot serve` runs it
+const service = await startDhcp(config, provisioner, logger, databasePath(config));
 process.stdout.write(`${JSON.stringify({ ready: service.port, pid: process.pid })}\n`);
 
 let stopping = false;

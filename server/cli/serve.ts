@@ -12,7 +12,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .command('serve')
     .description('run the DHCP, TFTP and HTTP services')
     .action(async () => {
-      const { config, warnings } = ctx.resolveConfig();
+      const resolved = ctx.resolveConfig();
+      const { warnings } = resolved;
+      // RACKBOOT_DHCP_WORKER=false: DHCP on the main thread whatever the config says (debugging, and the tests of both paths)
+      const config = process.env.RACKBOOT_DHCP_WORKER === 'false' ? { ...resolved.config, dhcp: { ...resolved.config.dhcp, worker: false } } : resolved.config;
       const format = parseLogFormat(process.env.RACKBOOT_LOG_FORMAT ?? config.log.format);
       if (format === null) throw new RackbootError('RACKBOOT_ERR_CONFIG', `RACKBOOT_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}`);
       const logger = createLogger(process.env.RACKBOOT_LOG_LEVEL ?? config.log.level, undefined, format);

@@ -217,6 +217,17 @@ export const configSchema = z.strictObject({
       declineMaxPoolPercent: z.number().int().min(1).max(100).default(10),
       /** How long a pool address is held after an OFFER. */
       offerHoldSeconds: z.number().int().min(5).max(600).default(30),
+      /** Answer DHCP on a worker thread with its own sockets and database connection (false: on the main thread, for debugging). */
+      worker: z.boolean().default(true),
+      /** Load shedding (docs/dhcp.md): above queueBound pending packets, DISCOVERs from MACs not yet admitted are dropped. */
+      shedding: z
+        .strictObject({
+          queueBound: z.number().int().min(1).max(100_000).default(256),
+          maxAdmitted: z.number().int().min(1).max(1_000_000).default(8192),
+          /** An admitted MAC silent this long must be admitted again. */
+          idleSeconds: z.number().int().min(1).max(3600).default(120),
+        })
+        .prefault({}),
       rogue: z
         .strictObject({
           /** Report other DHCP servers (event + warn log + counter). */

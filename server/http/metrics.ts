@@ -156,6 +156,12 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
       },
     });
 
+  const admission = () => sources.dhcp?.()?.admission as StatsObject | undefined;
+  fromStats('counter', 'rackboot_dhcp_shed_total', 'DHCP packets dropped early by load shedding (new MACs while the queue was over its bound)', admission, 'shed');
+  fromStats('gauge', 'rackboot_dhcp_admitted_macs', 'MACs in the DHCP admitted set (finished first while shedding)', admission, 'admittedMacs');
+  fromStats('gauge', 'rackboot_dhcp_queue_depth', 'DHCP packets waiting for a decision', admission, 'queued');
+  fromStats('counter', 'rackboot_dhcp_worker_restarts_total', 'times the DHCP worker thread died and was restarted', () => sources.dhcp?.(), 'workerRestarts');
+
   const tftp = () => sources.tftp?.();
   byKey('rackboot_tftp_transfers_total', 'TFTP read requests by how they ended', 'result', tftp, TFTP_RESULTS);
   byKey('rackboot_tftp_refused_total', 'TFTP requests left unanswered over a limit, by limit (max-transfers, max-per-client, client-rate)', 'reason', tftp, TFTP_REFUSALS);

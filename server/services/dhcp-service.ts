@@ -13,11 +13,29 @@ import type { Provisioner } from '../core/provisioner.js';
 import type { Endpoint } from '../core/types.js';
 import { RackbootError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { startDhcpListener, type DhcpHandlerResult, type DhcpListener } from '../net/dhcp-listener.js';
-import { BOOTP_REQUEST, DHCP_CLIENT_PORT } from '../protocol/dhcp/constants.js';
+import type { ToWorker } from '../dhcp-worker/protocol.js';
+import { DhcpAdmission, type AdmissionLimits, type AdmissionStats } from '../dhcp-worker/admission.js';
+import { startBacklogSampler } from '../net/udp-backlog.js';
+import { startDhcpListener, type DhcpHandlerResult, type DhcpListener, type DhcpListenerStats } from '../net/dhcp-listener.js';
+import { BOOTP_REQUEST, DHCP_CLIENT_PORT, DhcpMessageType } from '../protocol/dhcp/constants.js';
+import { messageType } from '../protocol/dhcp/options.js';
 import type { DhcpPacket } from '../protocol/dhcp/packet.js';
 
-export type DhcpService = DhcpListener;
+/** The listener's counters plus the load shedding's (admission by MAC, issue 18). */
+export interface DhcpServiceStats extends DhcpListenerStats {
+  readonly admission: Readonly<AdmissionStats> & { readonly queued: number };
+}
+
+export interface DhcpService extends Omit<DhcpListener, 'stats'> {
+  readonly stats: Readonly<DhcpServiceStats>;
+  /** The worker path only: passes a message to the worker thread. */
+  readonly notify?: (message: ToWorker) => void;
+  /** The counters as of now (the worker path asks the worker; its `stats` may be up to one report old). */
+  readonly freshStats?: () => Promise<Readonly<DhcpServiceStats>>;
+}
+
+/** Shedding is logged at most this often. */
+const SHED_LOG_INTERVAL_MS = 10_000;
 
 /** Most packets decided in one transaction (group commit). */
 const MAX_BATCH = 128;
@@ -52,6 +70,8 @@ export interface DhcpServiceOptions {
   /** Overrides for tests: the host's interfaces, and the clock used for rate limits. */
   readonly interfaces?: ReturnType<typeof networkInterfaces>;
   readonly now?: () => number;
+  /** Overrides dhcp.shedding (tests). */
+  readonly admission?: Partial<AdmissionLimits>;
 }
 
 export async function startDhcpService(
@@ -74,6 +94,18 @@ export async function startDhcpService(
   const rogueReports = new RateLimiter(config.dhcp.rogue.reportIntervalSeconds * 1000);
   const exhaustedReports = new RateLimiter(60_000);
   const declineBudgetReports = new RateLimiter(10_000);
+  const admission = new DhcpAdmission({
+    queueBound: config.dhcp.shedding.queueBound,
+    maxAdmitted: config.dhcp.shedding.maxAdmitted,
+    idleMs: config.dhcp.shedding.idleSeconds * 1000,
+    ...serviceOptions.admission,
+  });
+  // Memory stays bounded whatever arrives: beyond this even admitted MACs wait for their retransmit.
+  const hardQueueLimit = Math.max(4 * (serviceOptions.admission?.queueBound ?? config.dhcp.shedding.queueBound), 64);
+  // the kernel receive-queue sampler: set once the sockets are bound
+  let backlog: ReturnType<typeof startBacklogSampler> | null = null;
+  let shedLoggedAt = -Infinity;
+  let shedSinceLog = 0;
 
   const reportRogue = (sighting: RogueSighting): void => {
     if (!rogueReports.allow(sighting.serverId, now())) return;
@@ -145,7 +177,7 @@ export async function startDhcpService(
     return { reply: decision.packet, destination: decision.destination, maxSize: decision.maxSize };
   };
 
-  return startDhcpListener({
+  const listener = await startDhcpListener({
     address: config.dhcp.listen,
     port: config.dhcp.port,
     // A rack powered on at once sends a burst of DISCOVERs; the default ~208 KiB buffer overflowed
@@ -163,7 +195,40 @@ export async function startDhcpService(
         log.debug({ mac: packet.mac, giaddr: packet.giaddr, from: source.address, reason: outside }, 'dhcp: dropped, not from a served network');
         return { ignore: outside, ...withRogue };
       }
+      if (packet.mac !== null) {
+        const type = messageType(packet);
+        const discover = type === null || type === DhcpMessageType.Discover;
+        // waiting = decided-not-yet plus what the kernel still holds for our sockets
+        backlog?.consumed();
+        const waiting = queue.length + (backlog?.packets ?? 0);
+        const verdict = queue.length >= hardQueueLimit ? 'shed' : admission.decide(packet.mac, discover, waiting, now());
+        if (verdict === 'shed') {
+          if (queue.length >= hardQueueLimit) admission.stats.shed += 1;
+          shedSinceLog += 1;
+          const at = now();
+          if (at - shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
+            log.warn({ shed: shedSinceLog, queued: waiting, admittedMacs: admission.stats.admittedMacs, shedTotal: admission.stats.shed },
+              'dhcp: overloaded: new machines are dropped early so the admitted ones finish (they retransmit; logged at most every 10 s)');
+            shedLoggedAt = at;
+            shedSinceLog = 0;
+          }
+          return { ignore: 'shed', ...withRogue };
+        }
+      }
       return decide(packet, { localPort, source }).then((decision) => toResult(packet, decision, withRogue));
     },
   });
+  backlog = process.platform === 'linux' ? startBacklogSampler([listener.port, ...(listener.pxePort === null ? [] : [listener.pxePort])]) : null;
+  return {
+    port: listener.port,
+    pxePort: listener.pxePort,
+    watchPort: listener.watchPort,
+    get stats() {
+      return Object.assign(listener.stats, { admission: { ...admission.stats, queued: queue.length + (backlog?.packets ?? 0) } });
+    },
+    close: () => {
+      backlog?.stop();
+      return listener.close();
+    },
+  };
 }

@@ -41,7 +41,7 @@ export interface RunningWriteGuards {
 /** Starts the timers: flush, retention, disk checks. */
 export function startWriteGuards(
   guards: WriteGuards,
-  deps: { config: Config; provisioner: Provisioner; db: Db; logger: Logger; statfs?: StatFs },
+  deps: { config: Config; provisioner: Provisioner; db: Db; logger: Logger; statfs?: StatFs; onDiskLow?: (low: boolean) => void },
 ): RunningWriteGuards {
   const { config, provisioner, logger } = deps;
   const { machineless, writeLimit } = guards;
@@ -50,7 +50,10 @@ export function startWriteGuards(
     dir: config.dataDir,
     thresholds: config.store.disk,
     logger: log,
-    onChange: (state) => machineless.setShedding(state.low),
+    onChange: (state) => {
+      machineless.setShedding(state.low);
+      deps.onDiskLow?.(state.low);
+    },
     ...(deps.statfs ? { statfs: deps.statfs } : {}),
   });
   disk.start(config.store.disk.checkSeconds * 1000);

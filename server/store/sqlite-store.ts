@@ -68,8 +68,14 @@ export class SqliteStore implements InventoryStore {
     this.statements = prepare(db);
   }
 
+  /**
+   * BEGIN IMMEDIATE: the write lock up front, waited for (busy_timeout) when another connection
+   * holds it. A deferred transaction that reads and then writes gets SQLITE_BUSY at once, without
+   * waiting, when another connection committed in between (WAL snapshot); with the DHCP worker's
+   * connection writing beside the main thread's (issue 18) that would fail requests at random.
+   */
   transaction<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    return this.db.transaction(work).immediate();
   }
 
   machineByMac(mac: MacAddress): Machine | null {

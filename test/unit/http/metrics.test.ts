@@ -26,3 +26,26 @@ test('/metrics: TFTP refusals by limit, and DECLINEs over budget among the DHCP 
     await app.close();
   }
 });
+
+test('/metrics: DHCP load shedding and worker restarts', async () => {
+  const app = Fastify();
+  const feed = { subscribe: () => () => {} } as unknown as EventFeed;
+  await metricsRoutes(app, {
+    inventory: { listMachines: () => [], machineById: () => null, listEvents: () => [] },
+    feed,
+    defaultMetrics: false,
+    sources: {
+      dhcp: () => ({ ignoredByReason: { shed: 31 }, admission: { admitted: 900, shed: 31, admittedMacs: 412, queued: 77 }, workerRestarts: 2 }),
+    },
+  });
+  try {
+    const text = (await app.inject('/metrics')).body;
+    assert.match(text, /^rackboot_dhcp_shed_total 31$/m);
+    assert.match(text, /^rackboot_dhcp_admitted_macs 412$/m);
+    assert.match(text, /^rackboot_dhcp_queue_depth 77$/m);
+    assert.match(text, /^rackboot_dhcp_worker_restarts_total 2$/m);
+    assert.match(text, /^rackboot_dhcp_ignored_total\{reason="shed"\} 31$/m);
+  } finally {
+    await app.close();
+  }
+});
