@@ -145,6 +145,25 @@ async function screenshot(name: string): Promise<string> {
   return path;
 }
 
+
+/**
+ * Waits for a selector's state by interval polling. Playwright's default (requestAnimationFrame)
+ * polling missed the detail panel's rows on an idle page after the lifecycle panel landed, and
+ * waited out its timeout with the element on screen.
+ */
+async function waitFor(page: Page, selector: string, state: 'visible' | 'hidden' | 'detached' = 'visible'): Promise<void> {
+  await page.waitForFunction(
+    ([sel, want]) => {
+      const el = (globalThis as unknown as { document: { querySelector(s: string): { checkVisibility(): boolean } | null } }).document.querySelector(sel);
+      if (want === 'detached') return el === null;
+      const visible = el !== null && el.checkVisibility();
+      return want === 'visible' ? visible : !visible;
+    },
+    [selector, state] as const,
+    { polling: 100 },
+  );
+}
+
 describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rb-dash-'));
@@ -184,7 +203,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(10_000);
     const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
+    page.on("pageerror", (error) => { problems.push(error.message); process.stderr.write(`PAGEERROR ${error.message}\n${error.stack}\n`); });
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(message.text());
     });
@@ -200,7 +219,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
   });
 
   test('the table has the right rows, states, counts and problems', async () => {
-    await page.waitForSelector('#machines tbody tr[data-name="rack1-node05"]');
+    await waitFor(page, '#machines tbody tr[data-name="rack1-node05"]');
     const rows = await page.$$eval(ROWS, (trs) => trs.map((tr) => [(tr as unknown as El).dataset.name, (tr as unknown as El).dataset.state]));
     assert.deepEqual(rows, [
       ['rack1-node01', 'ready'],
@@ -218,13 +237,17 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     assert.equal(await page.locator('tr[data-name="rack1-node02"] .progress span').innerText(), 'step 3/7');
     assert.match(await page.locator('tr[data-name="rack1-node01"] td.last').innerText(), /ready/);
     // the IPMI discovery plan with its diff: the new blade would be added at its ordered address
-    await page.waitForSelector('#plan tbody tr.plan-add');
+    await waitFor(page, '#plan tbody tr.plan-add');
     const plan = await page.$$eval('#plan tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).innerText.replace(/\s+/g, ' ').trim()));
     assert.deepEqual(plan, [
       'update 10.1.0.11 rack1-node01 10.99.0.11 link to its BMC',
       'add 10.1.0.21 node-10-99-0-21 10.99.0.21 MACs 52:54:00:10:00:21',
     ]);
     assert.equal(await page.locator('#plan-summary').textContent(), '1 add, 1 update');
+    // the BMC list names each BMC's protocol (IPMI here: an RMCP+ session)
+    const bmcRows = await page.$$eval('#bmcs tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).innerText.replace(/\s+/g, ' ').trim()));
+    assert.equal(bmcRows.length, 2);
+    for (const row of bmcRows) assert.match(row, / ipmi rmcp\+ suite 17 /);
     assert.equal(await page.locator('#plan-apply').isDisabled(), false);
     assert.equal(await page.locator('#discovered tbody tr[data-mac="52:54:00:99:00:07"]').count(), 1);
     await until('the live indicator', async () => (await page.locator('#live').getAttribute('data-state')) === 'live');
@@ -234,7 +257,8 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
   test('live: a callback changes the row and the open timeline without a reload', async () => {
     await page.evaluate(() => ((globalThis as unknown as PageGlobals).notReloaded = true));
     await page.click('tr[data-name="rack1-node02"]');
-    await page.waitForSelector('#detail .timeline li[data-type="progress"]');
+    // interval polling: a wait started in the same frame as the panel's first render missed the timeline's rows (rAF polling)
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('#detail .timeline li[data-type="progress"]') !== null, undefined, { polling: 100 });
     const node02 = byName('rack1-node02');
     store.setBootToken(node02.id, 'live-token');
     // callbacks come from the machine's own address (boot tokens are bound to it)
@@ -245,10 +269,10 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('#detail .timeline li .msg')].some((el) => el.textContent?.includes('installing the bootloader')));
     const installed = await callback({ event: 'installed', message: 'installed to /dev/sda' });
     assert.equal(installed.statusCode, 200, installed.body);
-    await page.waitForSelector('tr[data-name="rack1-node02"][data-state="installed"]');
+    await waitFor(page, 'tr[data-name="rack1-node02"][data-state="installed"]');
     // and an event appended directly through the provisioner
     provisioner.record(byName('rack1-node05'), 'dhcp', 'DHCPACK 10.99.0.15 to PXE firmware (UEFI x64)');
-    await page.waitForSelector('tr[data-name="rack1-node05"][data-state="dhcp"]');
+    await waitFor(page, 'tr[data-name="rack1-node05"][data-state="dhcp"]');
     const counts = await page.$$eval('#counts .chip', (els) => els.map((el) => (el as unknown as El).innerText.replace(/\s+/g, ' ').trim()));
     assert.ok(counts.includes('1 installed') && counts.includes('1 dhcp') && !counts.includes('1 installing'), counts.join(' | '));
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).notReloaded), true, 'the page was not reloaded');
@@ -280,7 +304,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     // a refusal shows the API's message, whatever shape its error body has
     await page.fill('#adopt-form input[name="name"]', 'rack1-node01');
     await page.click('#adopt-form button[type="submit"]');
-    await page.waitForSelector('#adopt-error:not([hidden])');
+    await waitFor(page, '#adopt-error:not([hidden])');
     const refusal = await page.locator('#adopt-error').innerText();
     assert.match(refusal, /rack1-node01/);
     assert.doesNotMatch(refusal, /object Object|^\d{3} /);
@@ -296,8 +320,8 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     assert.equal(adopted.ip, '10.99.0.17');
     assert.equal(adopted.role, 'production-worker');
     assert.equal(adopted.uuid, '4c4c4544-0042-3510-8051-b4c04f4e3232', 'the UUID DHCP reported comes along');
-    await page.waitForSelector('tr[data-name="rack1-node07"]');
-    await page.waitForSelector('#discovered tr[data-mac="52:54:00:99:00:07"]', { state: 'detached' });
+    await waitFor(page, 'tr[data-name="rack1-node07"]');
+    await waitFor(page, '#discovered tr[data-mac="52:54:00:99:00:07"]', 'detached');
     assert.deepEqual((globalThis as { pageProblems?: string[] }).pageProblems, [], 'no errors in the page');
   });
   const shownRows = () => page.$$eval(ROWS, (trs) => trs.map((tr) => (tr as unknown as El).dataset.name));
@@ -320,7 +344,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await showsExactly(['rack1-node02', 'rack1-node03', 'rack1-node07']);
     assert.match(await page.locator('#filter-note').innerText(), /^3 of 6 shown/);
     await page.fill('#search', '');
-    await page.waitForSelector('tr[data-name="rack1-node01"]');
+    await waitFor(page, 'tr[data-name="rack1-node01"]');
   });
 
   test('power off, power cycle and reprovision ask first; cancel does nothing, confirm acts', async () => {
@@ -349,11 +373,11 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
       const eventsBefore = provisioner.listEvents({ machineId: byName('rack1-node01').id }).length;
       for (const action of ['power-off', 'power-cycle', 'reprovision']) {
         await page.click(`#detail button[data-action="${action}"]`);
-        await page.waitForSelector('#confirm-dialog[open]');
+        await waitFor(page, '#confirm-dialog[open]');
         assert.match(await page.locator('#confirm-message').innerText(), /rack1-node01/);
         if (action === 'power-off') await screenshot('dashboard-confirm.png');
         await page.click('#confirm-cancel');
-        await page.waitForSelector('#confirm-dialog', { state: 'hidden' });
+        await waitFor(page, '#confirm-dialog', 'hidden');
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.deepEqual(calls, [], 'cancel sent no power command');
@@ -477,7 +501,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     assert.equal(middle.heights.length, 1, `one height for every row, with or without a problem line: ${middle.heights.join(', ')}`);
     // the end: the last machine by name is drawn
     await page.locator('#machines-scroll').evaluate((el) => ((el as unknown as El).scrollTop = (el as unknown as El).scrollHeight));
-    await page.waitForSelector('tr[data-name="rack1-node07"]');
+    await waitFor(page, 'tr[data-name="rack1-node07"]');
     const bottom = await listFacts();
     assert.ok(bottom.rows <= ROW_BOUND, `rows in the DOM at the end: ${bottom.rows}`);
     assert.equal(bottom.names.at(-1), 'rack1-node07');
@@ -486,7 +510,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
 
   test('5,000 machines: an event re-renders only the row of the machine that changed', async () => {
     await page.locator('#machines-scroll').evaluate((el) => ((el as unknown as El).scrollTop = 0));
-    await page.waitForSelector(`tr[data-name="${bulkName(1)}"]`);
+    await waitFor(page, `tr[data-name="${bulkName(1)}"]`);
     await page.waitForFunction(() => !(globalThis as unknown as PageGlobals).document.querySelector('#machines tbody tr.flash'), undefined, { timeout: 20_000 });
     await page.evaluate(() => {
       const g = globalThis as unknown as PageGlobals;
@@ -494,7 +518,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     });
     provisioner.record(byName(bulkName(3)), 'dhcp', 'DHCPACK to PXE firmware (BIOS)');
     provisioner.record(byName(bulkName(4000)), 'dhcp', 'DHCPACK to PXE firmware (BIOS): a machine out of view');
-    await page.waitForSelector(`tr[data-name="${bulkName(3)}"][data-state="dhcp"]`);
+    await waitFor(page, `tr[data-name="${bulkName(3)}"][data-state="dhcp"]`);
     await until('the count of dhcp machines', async () => (await chipTexts()).includes(`${countsByState().get('dhcp')} dhcp`));
     const kept = await page.evaluate(() => {
       const g = globalThis as unknown as PageGlobals;
@@ -563,7 +587,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     const scrolled = (await listFacts()).scrollTop;
     assert.ok(scrolled > 1000 * 40, `End scrolled the list: ${scrolled}`);
     await page.keyboard.press('Enter');
-    await page.waitForSelector('#detail .detail-head h2');
+    await waitFor(page, '#detail .detail-head h2');
     assert.equal(await page.locator('#detail .detail-head h2').innerText(), 'bulk-1999');
     const box = await page.locator('#detail').boundingBox();
     assert.ok(box && box.y >= 0 && box.y < 900 - 200 && box.x + box.width <= 1440, `the panel is on screen: ${JSON.stringify(box)}`);
@@ -574,7 +598,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.keyboard.press('k');
     await until('the panel of the row above', async () => (await page.locator('#detail .detail-head h2').innerText()) === 'bulk-1998');
     await page.keyboard.press('Escape');
-    await page.waitForSelector('#detail', { state: 'hidden' });
+    await waitFor(page, '#detail', 'hidden');
     assert.equal(await focused(), 'bulk-1998', 'the focus is back on the row');
     const cursorRow = await page.locator('tr[data-name="bulk-1998"]').boundingBox();
     const scroller = await page.locator('#machines-scroll').boundingBox();
@@ -590,7 +614,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
       return middle?.startsWith('bulk-3') ? middle : null;
     });
     await page.click(`tr[data-name="${far}"]`);
-    await page.waitForSelector('#detail .detail-head h2');
+    await waitFor(page, '#detail .detail-head h2');
     assert.equal(await page.locator('#detail .detail-head h2').innerText(), far);
     const farBox = await page.locator('#detail').boundingBox();
     assert.ok(farBox && farBox.y >= 0 && farBox.y < 900 - 200, `the panel is on screen: ${JSON.stringify(farBox)}`);
@@ -602,7 +626,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     try {
       await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
       await page.locator('#machines-scroll').evaluate((el) => ((el as unknown as El).scrollTop = 0));
-      await page.waitForSelector(`tr[data-name="${bulkName(1)}"]`);
+      await waitFor(page, `tr[data-name="${bulkName(1)}"]`);
       const facts = await listFacts();
       assert.ok(facts.rows <= ROW_BOUND, `rows in the DOM at 420 px: ${facts.rows}`);
       const cell = await page.locator(`tr[data-name="${bulkName(5)}"] td.state`).boundingBox();
@@ -613,12 +637,12 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
       assert.ok(width <= 420, `nothing wider than the screen: ${width}`);
       await screenshot('dashboard-5000-420.png');
       await page.click(`tr[data-name="${bulkName(4)}"]`);
-      await page.waitForSelector('#detail .detail-head h2');
+      await waitFor(page, '#detail .detail-head h2');
       const box = await page.locator('#detail').boundingBox();
       assert.ok(box && box.y >= 0 && box.x >= 0 && box.x + box.width <= 420 && box.y + box.height <= 860, `the panel is inside the viewport: ${JSON.stringify(box)}`);
       await screenshot('dashboard-5000-420-detail.png');
       await page.keyboard.press('Escape');
-      await page.waitForSelector('#detail', { state: 'hidden' });
+      await waitFor(page, '#detail', 'hidden');
     } finally {
       await page.setViewportSize({ width: 1440, height: 900 });
     }
@@ -642,7 +666,7 @@ describe('dashboard in headless Chromium', { skip: skipReason ?? false }, () => 
     await page.click('#discovered-more');
     await until('the third page', async () => (await shown()).length === 250);
     assert.deepEqual(await shown(), macs);
-    await page.waitForSelector('#discovered-more', { state: 'hidden' });
+    await waitFor(page, '#discovered-more', 'hidden');
     assert.match(await page.locator('#discovered-note').innerText(), /^250 shown, newest first$/);
     assert.deepEqual((globalThis as { pageProblems?: string[] }).pageProblems, [], 'no errors in the page');
   });

@@ -668,6 +668,7 @@ function renderIpmi() {
         h('td', { class: 'mono' }, b.address),
         h('td', { class: 'mono small' }, b.guid ?? '–'),
         h('td', { class: 'mono small' }, b.hostMacs.map((m) => m.mac ?? m).join(', ') || '–'),
+        h('td', { class: 'small' }, b.protocol ?? '–'),
         h('td', { class: 'small' }, b.session ?? '–'),
         h('td', { title: b.lastSeen ? fullTime(b.lastSeen) : '' }, b.lastSeen ? ago(b.lastSeen) : 'never'),
         h('td', { class: 'small' }, b.lastError ? `${b.lastErrorKind ?? 'error'}: ${b.lastError}` : ''),
@@ -846,12 +847,18 @@ function init() {
     listChanged();
   });
   $('discovered-more').addEventListener('click', () => void loadMoreDiscovered());
-  // Tab into the list: the focused row becomes the cursor
+  // Tab into the list: the focused row becomes the cursor. A mouse press focuses the row too: then
+  // the row is not redrawn before the click, or the click would land on a replaced row and be lost.
+  let pressing = false;
+  $('machines').tBodies[0].addEventListener('pointerdown', () => {
+    pressing = true;
+  });
+  window.addEventListener('pointerup', () => setTimeout(() => (pressing = false)), true);
   $('machines').tBodies[0].addEventListener('focusin', (e) => {
     const id = Number(e.target.closest?.('tr[data-id]')?.dataset.id);
     if (Number.isInteger(id) && id !== state.cursor) {
       state.cursor = id;
-      scheduleRender();
+      if (!pressing) scheduleRender();
     }
   });
   // scrolling draws the rows that came into view, nothing else
