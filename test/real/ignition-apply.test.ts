@@ -31,6 +31,8 @@ const skip = process.getuid?.() !== 0 ? 'needs root (Ignition chowns files and w
 
 const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJhY2tib290LXRlc3Qta2V5LW5vdC1yZWFs operator@lab';
 const etcdBytes = randomBytes(64 * 1024);
+// the etcdctl a member's ready unit runs its health check with (docs/etcd.md)
+const etcdctlBytes = randomBytes(32 * 1024);
 let server: Server;
 let base = '';
 let work = '';
@@ -63,7 +65,10 @@ function renderS1(): string {
   const cloud = loaded.catalog.cloudConfig(built.template, built.context as unknown as Record<string, unknown>);
   if (!cloud.ok) throw new Error(cloud.errors.join(' '));
   const sha512 = createHash('sha512').update(etcdBytes).digest('hex');
-  const ignition = ignitionFromCloudConfig(cloud.text, built.context.etcd, (url) => (url === `${base}/assets/etcd/v3.5.17/etcd` ? sha512 : null));
+  const etcdctlSha512 = createHash('sha512').update(etcdctlBytes).digest('hex');
+  const ignition = ignitionFromCloudConfig(cloud.text, built.context.etcd, (url) =>
+    url === `${base}/assets/etcd/v3.5.17/etcd` ? sha512 : url === `${base}/assets/etcd/v3.5.17/etcdctl` ? etcdctlSha512 : null,
+  );
   if (!ignition.ok) throw new Error(ignition.errors.join(' '));
   return ignition.text;
 }
@@ -120,6 +125,7 @@ describe('the real Ignition applies rackboot\'s config', { skip }, () => {
     writeFileSync(join(work, 'stub', 'setfiles'), '#!/bin/sh\ncat >/dev/null\nexit 0\n');
     chmodSync(join(work, 'stub', 'setfiles'), 0o755);
     server = createServer((request, response) => {
+      if (request.url === '/assets/etcd/v3.5.17/etcdctl') return response.writeHead(200, { 'content-length': etcdctlBytes.length }).end(etcdctlBytes);
       if (request.url !== '/assets/etcd/v3.5.17/etcd') return response.writeHead(404).end();
       const body = Buffer.from(etcdBytes);
       if (corrupt) body[100] = (body[100] ?? 0) ^ 0xff;
@@ -145,6 +151,7 @@ describe('the real Ignition applies rackboot\'s config', { skip }, () => {
     assert.equal(lstatSync(join(root, 'etc/rackboot/callback-url')).mode & 0o777, 0o600);
     assert.deepEqual(readFileSync(join(root, 'opt/bin/etcd')), etcdBytes);
     assert.equal(lstatSync(join(root, 'opt/bin/etcd')).mode & 0o777, 0o755);
+    assert.deepEqual(readFileSync(join(root, 'opt/bin/etcdctl')), etcdctlBytes);
     assert.equal(lstatSync(join(root, 'opt/rackboot/bin/rackboot-fetch')).mode & 0o777, 0o755);
     assert.match(read('etc/systemd/system/rackboot-etcd.service'), /^Environment=ETCD_NAME=s1$/m);
     assert.equal(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/rackboot-etcd.service')), '/etc/systemd/system/rackboot-etcd.service');
