@@ -37,6 +37,11 @@ export async function resolveConfined(root: string, path: string, symlinkTargets
   } catch {
     return null;
   }
-  const realTargets = await Promise.all(symlinkTargets.map((target) => fs.realpath(target).catch(() => null)));
-  return locate(real, realRoot, realTargets.filter((target): target is string => target !== null));
+  return locate(real, realRoot, await realTargets(symlinkTargets));
+}
+
+/** The real paths of the allowed targets that exist. */
+export async function realTargets(symlinkTargets: readonly string[]): Promise<string[]> {
+  const real = await Promise.all(symlinkTargets.map((target) => fs.realpath(target).catch(() => null)));
+  return real.filter((target): target is string => target !== null);
 }

@@ -9,8 +9,9 @@
  * does without --permissive) and files above maxFileBytes (TFTP content is served from memory).
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { normaliseTftpPath } from '../core/tftp-path.js';
-import { resolveConfined } from './confine.js';
+import { locate, realTargets } from './confine.js';
 import type { Logger } from '../log.js';
 import type { TftpContent, TftpRequestInfo, TftpResolver } from '../core/tftp-content.js';
 
@@ -60,6 +61,17 @@ export function createRootResolver(options: RootResolverOptions): TftpResolver {
   const cache = new Map<string, CachedFile>();
   const reading = new Map<string, Promise<TftpContent>>();
   let cachedBytes = 0;
+  // resolved once (every request would otherwise pay for them); a failure is retried: the root may be mounted later
+  let roots: Promise<{ root: string; targets: string[] }> | null = null;
+  const realRoots = (): Promise<{ root: string; targets: string[] }> => {
+    roots ??= Promise.all([fs.realpath(options.root), realTargets(options.symlinkTargets ?? [])])
+      .then(([root, targets]) => ({ root, targets }))
+      .catch((err: unknown) => {
+        roots = null;
+        throw err;
+      });
+    return roots;
+  };
   const remember = (path: string, entry: CachedFile): void => {
     if (entry.data.length > maxCacheBytes) return;
     const old = cache.get(path);
@@ -115,13 +127,12 @@ export function createRootResolver(options: RootResolverOptions): TftpResolver {
   return async (request: TftpRequestInfo): Promise<TftpContent> => {
     const normalised = normaliseTftpPath(request.path);
     if (!normalised.ok) return { kind: 'denied', reason: normalised.reason };
-    await fs.stat(options.root); // a missing root is a configuration error: rejected, logged by the server
+    const { root, targets } = await realRoots(); // a missing root is a configuration error: rejected, logged by the server
     let real: string;
     let st: Stats;
     try {
-      const found = await resolveConfined(options.root, normalised.path, options.symlinkTargets);
+      const found = locate(await fs.realpath(join(root, normalised.path)), root, targets);
       if (found === 'escape') return { kind: 'denied', reason: 'resolves outside the root (tftp.symlinkTargets may allow a link target)' };
-      if (found === null) return { kind: 'not-found', reason: 'ENOENT' };
       real = found.real;
       st = await fs.stat(real);
     } catch (err) {
