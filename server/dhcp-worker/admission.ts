@@ -11,6 +11,8 @@
  *   second DORA of a PXE boot (the chained iPXE) is admitted as well.
  * - The admitted set is bounded (`maxAdmitted`); when it is full of live entries a new MAC is shed
  *   even below the bound (an admitted machine is never evicted to make room).
+ * - Memory stays bounded whatever arrives: with `held` packets in the process at 4x `queueBound`
+ *   (at least 64), even admitted MACs are shed and wait for their retransmit.
  */
 
 export interface AdmissionLimits {
@@ -38,16 +40,22 @@ export class DhcpAdmission {
   /** MAC -> time of its last packet; Map order is insertion order, refreshed on every packet (oldest first). */
   private readonly seen = new Map<string, number>();
   readonly stats: AdmissionStats = { admitted: 0, shed: 0, admittedMacs: 0 };
+  private readonly hardLimit: number;
 
   constructor(limits: Partial<AdmissionLimits> = {}) {
     this.limits = { ...DEFAULT_ADMISSION, ...limits };
+    this.hardLimit = Math.max(4 * this.limits.queueBound, 64);
   }
 
   /**
    * One packet: `discover` is true for a DISCOVER (or BOOTP request without option 53), `queued`
-   * the packets waiting before this one.
+   * the packets waiting before this one, `held` those of them already read into the process.
    */
-  decide(mac: string, discover: boolean, queued: number, now: number): AdmissionVerdict {
+  decide(mac: string, discover: boolean, queued: number, now: number, held = 0): AdmissionVerdict {
+    if (held >= this.hardLimit) {
+      this.stats.shed += 1;
+      return 'shed';
+    }
     this.expire(now);
     const known = this.seen.has(mac);
     if (known || !discover || (queued < this.limits.queueBound && this.seen.size < this.limits.maxAdmitted)) {

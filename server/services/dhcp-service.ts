@@ -100,8 +100,6 @@ export async function startDhcpService(
     idleMs: config.dhcp.shedding.idleSeconds * 1000,
     ...serviceOptions.admission,
   });
-  // Memory stays bounded whatever arrives: beyond this even admitted MACs wait for their retransmit.
-  const hardQueueLimit = Math.max(4 * (serviceOptions.admission?.queueBound ?? config.dhcp.shedding.queueBound), 64);
   // the kernel receive-queue sampler: set once the sockets are bound
   let backlog: ReturnType<typeof startBacklogSampler> | null = null;
   let shedLoggedAt = -Infinity;
@@ -201,9 +199,7 @@ export async function startDhcpService(
         // waiting = decided-not-yet plus what the kernel still holds for our sockets
         backlog?.consumed();
         const waiting = queue.length + (backlog?.packets ?? 0);
-        const verdict = queue.length >= hardQueueLimit ? 'shed' : admission.decide(packet.mac, discover, waiting, now());
-        if (verdict === 'shed') {
-          if (queue.length >= hardQueueLimit) admission.stats.shed += 1;
+        if (admission.decide(packet.mac, discover, waiting, now(), queue.length) === 'shed') {
           shedSinceLog += 1;
           const at = now();
           if (at - shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
