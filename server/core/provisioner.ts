@@ -1037,23 +1037,21 @@ export class Provisioner {
 
   /** Assigns a role to every machine a selector matches, in one transaction (dryRun: only which). */
   bulkAssignRole(selectorText: string, role: Role | null, mode: BootMode, actor: string, bounds: BulkBounds & { dryRun?: boolean } = {}): Outcome<BulkResult> {
-    return this.store.transaction(() => {
-      const selected = this.selectMachines(selectorText, bounds);
-      if (!selected.ok) return selected;
-      if (bounds.dryRun) return { ok: true, value: { applied: false, machines: selected.value } };
-      const machines = selected.value.map((m) => this.assignRole(m, role, mode, actor));
-      return { ok: true, value: { applied: true, machines } };
-    });
+    return this.bulk(selectorText, bounds, (m) => this.assignRole(m, role, mode, actor));
   }
 
   /** Reprovisions every machine a selector matches, in one transaction (dryRun: only which). */
   bulkReprovision(selectorText: string, actor: string, bounds: BulkBounds & { dryRun?: boolean } = {}): Outcome<BulkResult> {
+    return this.bulk(selectorText, bounds, (m) => this.reprovision(m, `requested by ${actor} for selector ${selectorText.trim()}`, actor));
+  }
+
+  /** `change` on every machine a selector matches, in one transaction (dryRun: only which). */
+  private bulk(selectorText: string, bounds: BulkBounds & { dryRun?: boolean }, change: (machine: Machine) => Machine): Outcome<BulkResult> {
     return this.store.transaction(() => {
       const selected = this.selectMachines(selectorText, bounds);
       if (!selected.ok) return selected;
       if (bounds.dryRun) return { ok: true, value: { applied: false, machines: selected.value } };
-      const machines = selected.value.map((m) => this.reprovision(m, `requested by ${actor} for selector ${selectorText.trim()}`, actor));
-      return { ok: true, value: { applied: true, machines } };
+      return { ok: true, value: { applied: true, machines: selected.value.map(change) } };
     });
   }
 
